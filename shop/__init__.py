@@ -1,0 +1,97 @@
+"""The shop: a headless e-commerce API for skincare clinics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from shop import config as shop_config
+from shop.db import install_sqlite_behaviour
+from shop.errors import register_error_handlers
+from shop.extensions import api, cors, db, limiter, migrate
+from shop.http import configure_logging, init_http
+
+OPENAPI_SETTINGS = {
+    "API_TITLE": "Shop API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs-assets/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": "Headless shop for skincare clinics: catalogue, carts, Stripe "
+            "checkout, treatment gift vouchers and staff tools. Money is always "
+            '{"amount": <integer minor units>, "currency": "GBP"}; errors are '
+            "application/problem+json (RFC 9457).",
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
+            }
+        },
+    },
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(OPENAPI_SETTINGS)
+    app.config.update(shop_config.from_environment(app.instance_path))
+    app.config.update(test_config or {})
+    _derive_settings(app)
+    shop_config.check_production(app.config)
+    configure_logging(app)
+
+    import shop.models  # noqa: F401  (every model registered before the first query)
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True, compare_type=True
+    )
+    with app.app_context():
+        install_sqlite_behaviour(db.engine)
+    limiter.init_app(app)
+    cors.init_app(
+        app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        expose_headers=["ETag", "X-Request-ID", "Retry-After", "Idempotency-Key"],
+    )
+    api.init_app(app)
+    init_http(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _derive_settings(app: Flask) -> None:
+    app.config.setdefault(
+        "MIGRATIONS_DIR", str(Path(__file__).resolve().parent.parent / "migrations")
+    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.json.sort_keys = False
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and ":memory:" not in uri:
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if uri.startswith("postgresql"):
+        app.config.setdefault(
+            "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10}
+        )
+
+
+def _register_blueprints(app: Flask) -> None:
+    from shop import docs, health
+    from shop.catalogue.routes import blp as catalogue_blp
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+    api.register_blueprint(catalogue_blp)
+
+
+def _register_cli(app: Flask) -> None:
+    from shop.cli import register_commands
+
+    register_commands(app)

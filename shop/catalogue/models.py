@@ -1,0 +1,215 @@
+"""Catalogue: categories, products and their variants, concerns, the clinic's treatments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from typing import TYPE_CHECKING
+
+from shop.db import Base, utcnow
+from shop.money import Money
+
+if TYPE_CHECKING:
+    from shop.inventory.models import StockLevel
+
+SKIN_TYPES = ("oily", "combination", "dry", "normal", "sensitive")
+ROUTINE_STEPS = ("cleanse", "treat", "hydrate", "mask")
+TIMES_OF_USE = ("am", "pm", "both", "weekly")
+STATUSES = ("draft", "active", "archived")
+AVAILABLE_DISPLAY_CAP = 10
+
+product_concerns = Table(
+    "product_concerns",
+    Base.metadata,
+    Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("concern_id", ForeignKey("concerns.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_product_concerns_concern_id", "concern_id"),
+)
+
+treatment_concerns = Table(
+    "treatment_concerns",
+    Base.metadata,
+    Column("treatment_id", ForeignKey("treatments.id", ondelete="CASCADE"), primary_key=True),
+    Column("concern_id", ForeignKey("concerns.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Concern(Base):
+    __tablename__ = "concerns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class ProductSkinType(Base):
+    __tablename__ = "product_skin_types"
+    __table_args__ = (
+        CheckConstraint(
+            "skin_type IN ('oily', 'combination', 'dry', 'normal', 'sensitive')", name="skin_type"
+        ),
+        Index("ix_product_skin_types_skin_type", "skin_type"),
+    )
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    skin_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'active', 'archived')", name="status"),
+        Index("ix_products_status_category_id", "status", "category_id"),
+        Index("ix_products_status_name", "status", "name"),
+        Index("ix_products_status_created_at", "status", "created_at"),
+        Index(
+            "ix_products_search_fts",
+            text("to_tsvector('english'::regconfig, search_text)"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    short_description: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    how_to_use: Mapped[str] = mapped_column(Text, default="")
+    key_ingredients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    routine_step: Mapped[str | None] = mapped_column(String(20))
+    time_of_use: Mapped[str | None] = mapped_column(String(20))
+    image_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
+    variants: Mapped[list[Variant]] = relationship(
+        back_populates="product", order_by="Variant.position, Variant.id",
+        cascade="all, delete-orphan",
+    )
+    concerns: Mapped[list[Concern]] = relationship(
+        secondary=product_concerns, order_by="Concern.slug"
+    )
+    skin_type_rows: Mapped[list[ProductSkinType]] = relationship(
+        cascade="all, delete-orphan", order_by="ProductSkinType.skin_type"
+    )
+
+    @property
+    def skin_types(self) -> list[str]:
+        return [row.skin_type for row in self.skin_type_rows]
+
+    @skin_types.setter
+    def skin_types(self, values: list[str]) -> None:
+        self.skin_type_rows = [ProductSkinType(skin_type=value) for value in dict.fromkeys(values)]
+
+    def rebuild_search_text(self) -> None:
+        """Denormalised text the full-text index and the SQLite fallback search over."""
+        parts = [self.name, self.short_description, self.description, *self.key_ingredients]
+        parts += [concern.name for concern in self.concerns]
+        self.search_text = " ".join(part for part in parts if part).lower()
+
+
+class Variant(Base):
+    __tablename__ = "product_variants"
+    __table_args__ = (
+        CheckConstraint("price_amount >= 0", name="price_not_negative"),
+        CheckConstraint(
+            "compare_at_amount IS NULL OR compare_at_amount > price_amount",
+            name="compare_at_above_price",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    price_amount: Mapped[int] = mapped_column(Integer)
+    compare_at_amount: Mapped[int | None] = mapped_column(Integer)
+    cost_amount: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    weight_grams: Mapped[int | None] = mapped_column(Integer)
+    barcode: Mapped[str | None] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="variants")
+    stock_level: Mapped[StockLevel] = relationship(
+        back_populates="variant", uselist=False, cascade="all, delete-orphan"
+    )
+
+    @property
+    def price(self) -> Money:
+        return Money(self.price_amount, self.currency)
+
+    @property
+    def available_units(self) -> int:
+        return self.stock_level.available if self.stock_level else 0
+
+    @property
+    def in_stock(self) -> bool:
+        return self.available_units > 0
+
+    @property
+    def available(self) -> int:
+        """What the storefront may show: exact counts above a small cap are nobody's business."""
+        return min(self.available_units, AVAILABLE_DISPLAY_CAP)
+
+    @property
+    def compare_at_price(self) -> Money | None:
+        if self.compare_at_amount is None:
+            return None
+        return Money(self.compare_at_amount, self.currency)
+
+
+class Treatment(Base):
+    """A clinic treatment: never shipped, bookable at the clinic, giftable as a voucher."""
+
+    __tablename__ = "treatments"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'active', 'archived')", name="status"),
+        CheckConstraint("price_amount >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    price_amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    concerns: Mapped[list[Concern]] = relationship(
+        secondary=treatment_concerns, order_by="Concern.slug"
+    )
+
+    @property
+    def price(self) -> Money:
+        return Money(self.price_amount, self.currency)

@@ -1,0 +1,86 @@
+"""Public catalogue endpoints: cacheable, read-only."""
+
+from flask import current_app
+
+from shop.accounts.auth import access
+from shop.api import Blueprint
+from shop.catalogue import schemas, services
+from shop.extensions import db
+from shop.http import make_cacheable
+
+blp = Blueprint(
+    "catalogue", __name__, url_prefix="/api/v1", description="Products, treatments and routines"
+)
+
+
+@blp.after_request
+def _cache_public_reads(response):
+    return make_cacheable(response, current_app.config["CATALOGUE_CACHE_SECONDS"])
+
+
+@blp.route("/categories")
+@access("public")
+@blp.response(200, schemas.CategoryPageSchema)
+def list_categories():
+    """List product categories in display order."""
+    items = services.list_categories(session=db.session)
+    return {"items": items, "page": 1, "per_page": len(items), "total": len(items)}
+
+
+@blp.route("/categories/<slug>")
+@access("public")
+@blp.response(200, schemas.CategorySchema)
+@blp.alt_response(404, description="No such category")
+def get_category(slug: str):
+    """Get one category."""
+    return services.get_category(session=db.session, slug=slug)
+
+
+@blp.route("/products")
+@access("public")
+@blp.arguments(schemas.ProductQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.ProductPageSchema)
+def list_products(**args):
+    """List active products: filter, full-text search, sort and page."""
+    filters = services.ProductFilters(**args)
+    items, total = services.search_products(session=db.session, filters=filters)
+    return {"items": items, "page": filters.page, "per_page": filters.per_page, "total": total}
+
+
+@blp.route("/products/<slug>")
+@access("public")
+@blp.response(200, schemas.ProductSchema)
+@blp.alt_response(404, description="No such active product")
+def get_product(slug: str):
+    """Get an active product with its variants, availability and ingredients."""
+    return services.get_product(session=db.session, slug=slug)
+
+
+@blp.route("/treatments")
+@access("public")
+@blp.arguments(schemas.TreatmentQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.TreatmentPageSchema)
+def list_treatments(page: int, per_page: int, concern: str | None = None):
+    """List the clinic's treatments, optionally those addressing a concern."""
+    items, total = services.list_treatments(
+        session=db.session, concern=concern, page=page, per_page=per_page
+    )
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@blp.route("/treatments/<slug>")
+@access("public")
+@blp.response(200, schemas.TreatmentSchema)
+@blp.alt_response(404, description="No such treatment")
+def get_treatment(slug: str):
+    """Get one clinic treatment."""
+    return services.get_treatment(session=db.session, slug=slug)
+
+
+@blp.route("/routine")
+@access("public")
+@blp.arguments(schemas.RoutineQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.RoutineSchema)
+def get_routine(skin_type: str, concern: str | None = None):
+    """The clinic's AM, PM and weekly routine for a skin type, with treatments for a concern."""
+    return services.build_routine(session=db.session, skin_type=skin_type, concern=concern)

@@ -1,0 +1,239 @@
+"""Catalogue reads: filtered product search, look-ups, and the clinic's routine builder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, exists, func, literal_column, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from shop.catalogue.models import (
+    Category, Concern, Product, ProductSkinType, Treatment, Variant, product_concerns,
+    treatment_concerns,
+)
+from shop.db import is_postgresql
+from shop.errors import NotFound, ValidationFailed
+from shop.inventory.models import StockLevel
+
+ROUTINE_SLOTS = {
+    "am": (("cleanse", ("am", "both")), ("treat", ("am", "both")), ("hydrate", ("am", "both"))),
+    "pm": (("cleanse", ("pm", "both")), ("treat", ("pm", "both")), ("hydrate", ("pm", "both"))),
+    "weekly": (("mask", ("weekly", "pm", "both", "am")),),
+}
+ROUTINE_ADVICE = [
+    "Cleanse for two minutes morning and evening with a brush suited to your skin type.",
+    "Choose light, non-comedogenic products: a pore cleansing gel and a hyaluronic acid serum.",
+    "Once a week, a clay mask draws out the oil and impurities that make pores look larger.",
+]
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    category: str | None = None
+    skin_type: str | None = None
+    concern: str | None = None
+    q: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool | None = None
+    sort: str | None = None
+    page: int = 1
+    per_page: int = 24
+
+
+def _product_loader_options() -> list:
+    return [
+        selectinload(Product.variants).joinedload(Variant.stock_level),
+        selectinload(Product.concerns),
+        selectinload(Product.skin_type_rows),
+    ]
+
+
+def _sellable_variant(*conditions) -> exists:
+    return exists().where(Variant.product_id == Product.id, Variant.is_active, *conditions)
+
+
+def _search_condition(session: Session, q: str):
+    if is_postgresql(session):
+        document = func.to_tsvector(literal_column("'english'::regconfig"), Product.search_text)
+        query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), q)
+        return document.op("@@")(query)
+    terms = [term for term in q.lower().split() if term]
+    return and_(*(Product.search_text.contains(term, autoescape=True) for term in terms))
+
+
+def _apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Select:
+    if filters.category:
+        stmt = stmt.where(Product.category.has(Category.slug == filters.category))
+    if filters.skin_type:
+        stmt = stmt.where(
+            exists().where(
+                ProductSkinType.product_id == Product.id,
+                ProductSkinType.skin_type == filters.skin_type,
+            )
+        )
+    if filters.concern:
+        stmt = stmt.where(
+            exists().where(
+                product_concerns.c.product_id == Product.id,
+                product_concerns.c.concern_id == Concern.id,
+                Concern.slug == filters.concern,
+            )
+        )
+    if filters.q:
+        stmt = stmt.where(_search_condition(session, filters.q))
+    price_bounds = []
+    if filters.min_price is not None:
+        price_bounds.append(Variant.price_amount >= filters.min_price)
+    if filters.max_price is not None:
+        price_bounds.append(Variant.price_amount <= filters.max_price)
+    if price_bounds:
+        stmt = stmt.where(_sellable_variant(*price_bounds))
+    if filters.in_stock is not None:
+        in_stock = _sellable_variant(
+            StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.reserved
+        )
+        stmt = stmt.where(in_stock if filters.in_stock else ~in_stock)
+    return stmt
+
+
+def _min_price():
+    return (
+        select(func.min(Variant.price_amount))
+        .where(Variant.product_id == Product.id, Variant.is_active)
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+def _apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Select:
+    sort = filters.sort or ("relevance" if filters.q else "name")
+    if sort == "relevance" and filters.q and is_postgresql(session):
+        rank = func.ts_rank(
+            func.to_tsvector(literal_column("'english'::regconfig"), Product.search_text),
+            func.websearch_to_tsquery(literal_column("'english'::regconfig"), filters.q),
+        )
+        return stmt.order_by(rank.desc(), Product.name, Product.id)
+    orderings = {
+        "price": (_min_price().asc(), Product.name),
+        "-price": (_min_price().desc(), Product.name),
+        "newest": (Product.created_at.desc(),),
+    }
+    return stmt.order_by(*orderings.get(sort, (Product.name,)), Product.id)
+
+
+def search_products(*, session: Session, filters: ProductFilters) -> tuple[list[Product], int]:
+    """Active products matching the filters, one page of them, and the total count."""
+    base = _apply_filters(session, select(Product).where(Product.status == "active"), filters)
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    page = (
+        _apply_sort(session, base, filters)
+        .options(*_product_loader_options())
+        .limit(filters.per_page)
+        .offset((filters.page - 1) * filters.per_page)
+    )
+    return list(session.scalars(page).unique()), total or 0
+
+
+def get_product(*, session: Session, slug: str) -> Product:
+    stmt = (
+        select(Product)
+        .where(Product.slug == slug, Product.status == "active")
+        .options(*_product_loader_options())
+    )
+    product = session.scalars(stmt).unique().one_or_none()
+    if product is None:
+        raise NotFound(f"No product '{slug}'.", code="product_not_found")
+    return product
+
+
+def list_categories(*, session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def get_category(*, session: Session, slug: str) -> Category:
+    category = session.scalar(select(Category).where(Category.slug == slug))
+    if category is None:
+        raise NotFound(f"No category '{slug}'.", code="category_not_found")
+    return category
+
+
+def _treatments_query(concern: str | None) -> Select:
+    stmt = select(Treatment).where(Treatment.status == "active")
+    if concern:
+        stmt = stmt.where(
+            exists().where(
+                treatment_concerns.c.treatment_id == Treatment.id,
+                treatment_concerns.c.concern_id == Concern.id,
+                Concern.slug == concern,
+            )
+        )
+    return stmt.options(selectinload(Treatment.concerns)).order_by(Treatment.name, Treatment.id)
+
+
+def list_treatments(
+    *, session: Session, concern: str | None = None, page: int = 1, per_page: int = 24
+) -> tuple[list[Treatment], int]:
+    stmt = _treatments_query(concern)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))
+    return list(items), total or 0
+
+
+def get_treatment(*, session: Session, slug: str) -> Treatment:
+    stmt = select(Treatment).where(Treatment.slug == slug, Treatment.status == "active")
+    treatment = session.scalar(stmt.options(selectinload(Treatment.concerns)))
+    if treatment is None:
+        raise NotFound(f"No treatment '{slug}'.", code="treatment_not_found")
+    return treatment
+
+
+def _routine_candidates(session: Session, skin_type: str) -> list[Product]:
+    suits_skin = or_(
+        exists().where(
+            ProductSkinType.product_id == Product.id, ProductSkinType.skin_type == skin_type
+        ),
+        ~exists().where(ProductSkinType.product_id == Product.id),
+    )
+    stmt = (
+        select(Product)
+        .where(Product.status == "active", Product.routine_step.is_not(None), suits_skin)
+        .options(*_product_loader_options(), joinedload(Product.category))
+        .order_by(Product.name, Product.id)
+    )
+    return list(session.scalars(stmt).unique())
+
+
+def _pick(candidates: list[Product], step: str, times: tuple[str, ...], concern: str | None):
+    def score(product: Product) -> tuple:
+        addresses = concern is not None and any(c.slug == concern for c in product.concerns)
+        in_stock = any(variant.in_stock for variant in product.variants if variant.is_active)
+        time_rank = times.index(product.time_of_use) if product.time_of_use in times else 99
+        return (not in_stock, not addresses, time_rank)
+
+    fitting = [p for p in candidates if p.routine_step == step and p.time_of_use in times]
+    return min(fitting, key=score, default=None)
+
+
+def build_routine(*, session: Session, skin_type: str, concern: str | None) -> dict:
+    """The article's advice as data: AM, PM and weekly steps for a skin, plus treatments."""
+    if concern and session.scalar(select(Concern.id).where(Concern.slug == concern)) is None:
+        raise ValidationFailed(
+            "Unknown concern.", errors={"concern": [f"No concern '{concern}'."]}
+        )
+    candidates = _routine_candidates(session, skin_type)
+    routine = {
+        slot: [
+            {"step": step, "product": _pick(candidates, step, times, concern)}
+            for step, times in steps
+        ]
+        for slot, steps in ROUTINE_SLOTS.items()
+    }
+    treatments, _ = list_treatments(session=session, concern=concern, per_page=100)
+    return {
+        "skin_type": skin_type,
+        "concern": concern,
+        **routine,
+        "treatments": treatments,
+        "advice": ROUTINE_ADVICE,
+    }

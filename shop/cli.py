@@ -1,0 +1,33 @@
+"""Command-line tools: `flask seed`, and the commands each domain adds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from shop.extensions import db
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+
+
+@click.command("seed")
+@click.option("--scale", type=click.IntRange(min=0), default=0,
+              help="Also generate this many synthetic products (for benchmarks).")
+@click.option("--seed-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=SEED_DIR, show_default=True)
+def seed_command(scale: int, seed_dir: Path) -> None:
+    """Load the seed catalogue; rows that already exist are left as they are."""
+    from shop.catalogue import seed
+
+    with db.session.begin():
+        created = seed.load_catalogue(session=db.session, seed_dir=seed_dir)
+    click.echo(f"seeded: {created}")
+    if scale:
+        made = seed.generate_synthetic(session=db.session, count=scale)
+        click.echo(f"synthetic products created: {made}")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(seed_command)

@@ -1,0 +1,90 @@
+"""Settings, read from the environment in one place."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEFAULT_VOUCHER_KEY = "dev-insecure-voucher-key-change-me"
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the shop refuses to run with."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def default_sqlite_url(instance_path: str) -> str:
+    return "sqlite:///" + str(Path(instance_path) / "shop.sqlite3")
+
+
+def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    shop_env = env.get("SHOP_ENV", "development")
+    if shop_env not in {"development", "production", "test"}:
+        raise ConfigError(f"SHOP_ENV must be development or production, got {shop_env!r}")
+    return {
+        "SHOP_ENV": shop_env,
+        "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or default_sqlite_url(instance_path),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
+        "STRIPE_WEBHOOK_TOLERANCE": _int(env, "STRIPE_WEBHOOK_TOLERANCE", 300),
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "SMTP_URL": env.get("SMTP_URL", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "GLOW Clinic <shop@aestheticsglow.example>"),
+        "SHOP_CURRENCY": env.get("SHOP_CURRENCY", "GBP").upper(),
+        "VOUCHER_KEY": env.get("VOUCHER_KEY", DEFAULT_VOUCHER_KEY),
+        "ACCESS_TOKEN_SECONDS": _int(env, "ACCESS_TOKEN_SECONDS", 15 * 60),
+        "REFRESH_TOKEN_SECONDS": _int(env, "REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+        "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "CATALOGUE_CACHE_SECONDS": _int(env, "CATALOGUE_CACHE_SECONDS", 60),
+        "LOG_JSON": _bool(env.get("LOG_JSON"), default=shop_env == "production"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+    }
+
+
+def check_production(config: dict) -> None:
+    """Refuse unsafe production settings; warn about merely unwise ones."""
+    if config["SHOP_ENV"] != "production":
+        return
+    problems = []
+    if config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
+        problems.append("SECRET_KEY is unset or the development default")
+    if config["VOUCHER_KEY"] in ("", DEFAULT_VOUCHER_KEY):
+        problems.append("VOUCHER_KEY is unset or the development default")
+    if not config["STRIPE_WEBHOOK_SECRET"]:
+        problems.append("STRIPE_WEBHOOK_SECRET is missing")
+    if problems:
+        raise ConfigError("refusing to start in production: " + "; ".join(problems))
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        log.warning(
+            "!!! PRODUCTION IS RUNNING ON SQLITE: use PostgreSQL (DATABASE_URL) for "
+            "concurrent checkouts, stock locking and more than one app server !!!"
+        )

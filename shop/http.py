@@ -1,0 +1,117 @@
+"""Cross-cutting HTTP behaviour: request ids, logging, security headers, body types, caching."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, Response, current_app, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
+
+from shop.errors import problem
+
+F = TypeVar("F", bound=Callable)
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def accepts_body(*mimetypes: str) -> Callable[[F], F]:
+    """Declare that a view takes a non-JSON body (a CSV upload, a raw webhook)."""
+
+    def decorate(view: F) -> F:
+        view.accepted_mimetypes = set(mimetypes)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def _current_view() -> Callable | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        return getattr(view_class, request.method.lower(), None)
+    return view
+
+
+def _refuse_unsupported_body() -> Response | None:
+    if request.routing_exception is not None or request.method not in BODY_METHODS:
+        return None
+    if not (request.content_length or request.data):
+        return None
+    if request.is_json:
+        return None
+    accepted = getattr(_current_view(), "accepted_mimetypes", set())
+    if request.mimetype in accepted:
+        return None
+    return problem(
+        415, "unsupported_media_type",
+        f"Send the body as application/json (got {request.mimetype or 'no content type'}).",
+    )
+
+
+def _refuse_oversized_body() -> Response | None:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit and (request.content_length or 0) > limit:
+        return problem(413, "payload_too_large", f"Request bodies are limited to {limit} bytes.")
+    return None
+
+
+def _assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+
+
+def _finish_response(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if current_app.config["SHOP_ENV"] == "production":
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+        )
+    return response
+
+
+def make_cacheable(response: Response, max_age: int) -> Response:
+    """Public catalogue reads: strong ETag over the body, 304 for a matching If-None-Match."""
+    if request.method != "GET" or response.status_code != 200:
+        return response
+    response.add_etag()
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Vary"] = "Accept, Accept-Encoding, Authorization"
+    return response.make_conditional(request)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    if app.config["LOG_JSON"]:
+        handler.setFormatter(
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
+    shop_logger = logging.getLogger("shop")
+    shop_logger.handlers[:] = [handler]
+    shop_logger.setLevel(app.config["LOG_LEVEL"])
+    shop_logger.propagate = False
+
+
+def init_http(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.before_request(_refuse_oversized_body)
+    app.before_request(_refuse_unsupported_body)
+    app.after_request(_finish_response)

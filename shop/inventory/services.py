@@ -1,0 +1,80 @@
+"""Stock changes. Every change is one conditional UPDATE on the level row plus a ledger row.
+
+The conditional UPDATE (`... WHERE on_hand + :delta >= reserved`) takes the row lock on
+PostgreSQL, so concurrent changes queue on it and can never push stock below what exists;
+the CHECK constraints are the last line of defence.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.catalogue.models import Variant
+from shop.errors import Conflict, NotFound
+from shop.inventory.models import StockLevel, StockMovement
+
+
+def create_level(*, session: Session, variant: Variant, low_stock_threshold: int = 5) -> StockLevel:
+    level = StockLevel(variant=variant, on_hand=0, reserved=0,
+                       low_stock_threshold=low_stock_threshold)
+    session.add(level)
+    return level
+
+
+def record_movement(
+    *,
+    session: Session,
+    variant_id: int,
+    quantity: int,
+    reason: str,
+    note: str = "",
+    staff_user_id: int | None = None,
+    order_id: int | None = None,
+) -> StockMovement:
+    """Change on-hand stock by a signed quantity, refusing to go below what is reserved."""
+    new_on_hand = session.execute(
+        update(StockLevel)
+        .where(
+            StockLevel.variant_id == variant_id,
+            StockLevel.on_hand + quantity >= StockLevel.reserved,
+            StockLevel.on_hand + quantity >= 0,
+        )
+        .values(on_hand=StockLevel.on_hand + quantity)
+        .returning(StockLevel.on_hand)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if new_on_hand is None:
+        _raise_for_missing_or_short(session, variant_id)
+    movement = StockMovement(
+        variant_id=variant_id, quantity=quantity, reason=reason, note=note,
+        balance_after=new_on_hand, staff_user_id=staff_user_id, order_id=order_id,
+    )
+    session.add(movement)
+    session.flush()
+    _expire_cached_level(session, variant_id)
+    return movement
+
+
+def _raise_for_missing_or_short(session: Session, variant_id: int) -> None:
+    if session.get(StockLevel, variant_id) is None:
+        raise NotFound("No stock record for that variant.", code="sku_not_found")
+    raise Conflict(
+        "Stock cannot go below zero or below what is reserved for pending orders.",
+        code="insufficient_stock",
+    )
+
+
+def _expire_cached_level(session: Session, variant_id: int) -> None:
+    level = session.identity_map.get(session.identity_key(StockLevel, (variant_id,)))
+    if level is not None:
+        session.expire(level)
+
+
+def level_for_sku(*, session: Session, sku: str) -> StockLevel:
+    level = session.scalar(
+        select(StockLevel).join(StockLevel.variant).where(Variant.sku == sku)
+    )
+    if level is None:
+        raise NotFound(f"No SKU '{sku}'.", code="sku_not_found")
+    return level
