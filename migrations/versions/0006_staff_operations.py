@@ -1,4 +1,4 @@
-"""vouchers
+"""staff operations
 
 Revision ID: 0006
 Revises: 0005
