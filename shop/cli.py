@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from shop.db import unit_of_work
 from shop.extensions import db
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
@@ -21,7 +22,7 @@ def seed_command(scale: int, seed_dir: Path) -> None:
     """Load the seed catalogue; rows that already exist are left as they are."""
     from shop.catalogue import seed
 
-    with db.session.begin():
+    with unit_of_work(db.session):
         created = seed.load_catalogue(session=db.session, seed_dir=seed_dir)
     click.echo(f"seeded: {created}")
     if scale:
