@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, exists, func, literal_column, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Select, and_, case, exists, false, func, literal_column, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from shop.catalogue.models import (
     Category, Concern, Product, ProductSkinType, Treatment, Variant, product_concerns,
@@ -188,31 +188,56 @@ def get_treatment(*, session: Session, slug: str) -> Treatment:
     return treatment
 
 
-def _routine_candidates(session: Session, skin_type: str) -> list[Product]:
-    suits_skin = or_(
+def _suits_skin(skin_type: str):
+    """Products that list the skin type, or list none (suitable for every skin)."""
+    return or_(
         exists().where(
             ProductSkinType.product_id == Product.id, ProductSkinType.skin_type == skin_type
         ),
         ~exists().where(ProductSkinType.product_id == Product.id),
     )
-    stmt = (
-        select(Product)
-        .where(Product.status == "active", Product.routine_step.is_not(None), suits_skin)
-        .options(*_product_loader_options(), joinedload(Product.category))
-        .order_by(Product.name, Product.id)
+
+
+def _addresses(concern: str | None):
+    if concern is None:
+        return false()
+    return exists().where(
+        product_concerns.c.product_id == Product.id,
+        product_concerns.c.concern_id == Concern.id,
+        Concern.slug == concern,
     )
-    return list(session.scalars(stmt).unique())
 
 
-def _pick(candidates: list[Product], step: str, times: tuple[str, ...], concern: str | None):
-    def score(product: Product) -> tuple:
-        addresses = concern is not None and any(c.slug == concern for c in product.concerns)
-        in_stock = any(variant.in_stock for variant in product.variants if variant.is_active)
-        time_rank = times.index(product.time_of_use) if product.time_of_use in times else 99
-        return (not in_stock, not addresses, time_rank)
+def _best_for_step(
+    session: Session, skin_type: str, step: str, times: tuple[str, ...], concern: str | None
+) -> int | None:
+    """One indexed query per step: in stock first, then the concern, then the time of use."""
+    in_stock = _sellable_variant(
+        StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.reserved
+    )
+    stmt = (
+        select(Product.id)
+        .where(
+            Product.status == "active", Product.routine_step == step,
+            Product.time_of_use.in_(times), _suits_skin(skin_type),
+        )
+        .order_by(
+            case((in_stock, 0), else_=1),
+            case((_addresses(concern), 0), else_=1),
+            case({time: rank for rank, time in enumerate(times)}, value=Product.time_of_use),
+            Product.name,
+            Product.id,
+        )
+        .limit(1)
+    )
+    return session.scalar(stmt)
 
-    fitting = [p for p in candidates if p.routine_step == step and p.time_of_use in times]
-    return min(fitting, key=score, default=None)
+
+def _products_by_id(session: Session, ids: set[int]) -> dict[int, Product]:
+    if not ids:
+        return {}
+    stmt = select(Product).where(Product.id.in_(ids)).options(*_product_loader_options())
+    return {product.id: product for product in session.scalars(stmt).unique()}
 
 
 def build_routine(*, session: Session, skin_type: str, concern: str | None) -> dict:
@@ -221,12 +246,14 @@ def build_routine(*, session: Session, skin_type: str, concern: str | None) -> d
         raise ValidationFailed(
             "Unknown concern.", errors={"concern": [f"No concern '{concern}'."]}
         )
-    candidates = _routine_candidates(session, skin_type)
+    picks = {
+        (slot, step): _best_for_step(session, skin_type, step, times, concern)
+        for slot, steps in ROUTINE_SLOTS.items()
+        for step, times in steps
+    }
+    products = _products_by_id(session, {pid for pid in picks.values() if pid is not None})
     routine = {
-        slot: [
-            {"step": step, "product": _pick(candidates, step, times, concern)}
-            for step, times in steps
-        ]
+        slot: [{"step": step, "product": products.get(picks[(slot, step)])} for step, _ in steps]
         for slot, steps in ROUTINE_SLOTS.items()
     }
     treatments, _ = list_treatments(session=session, concern=concern, per_page=100)

@@ -12,7 +12,7 @@ ARTICLE_PRODUCTS = {
     "glow-soft-touch-cleansing-brush",
     "pore-refining-cleansing-gel",
     "moist-hyaluronic-acid-serum",
-    "revitalising-clay-mask-sea-botanicals",
+    "revitalising-clay-mask-with-sea-botanicals",
 }
 
 
