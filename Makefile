@@ -1,4 +1,5 @@
-# make run: install, migrate, seed, serve on http://127.0.0.1:8000 (SQLite in instance/).
+# make run: install, migrate, seed, serve on http://127.0.0.1:8000 (SQLite in instance/);
+#   without STRIPE_SECRET_KEY, payments go to a fake Stripe (localstripe) on loopback.
 # make test: install dev requirements, run the suite on SQLite, then on PostgreSQL.
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi:app
 
-.PHONY: install install-dev migrate seed run test test-sqlite test-postgresql clean
+.PHONY: install install-dev migrate seed run test test-sqlite test-postgresql bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +33,8 @@ seed: migrate
 	$(BIN)/flask seed
 
 run: seed
-	$(BIN)/flask run --host 127.0.0.1 --port 8000
+	@if [ -z "$$STRIPE_SECRET_KEY" ]; then $(MAKE) --no-print-directory install-dev; fi
+	$(BIN)/python -m shop.payments.devstripe run -- $(BIN)/flask run --host 127.0.0.1 --port 8000
 
 test: install-dev
 	$(MAKE) --no-print-directory test-sqlite
@@ -43,6 +45,9 @@ test-sqlite: install-dev
 
 test-postgresql: install-dev
 	SHOP_TEST_DB=postgresql $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+bench: install-dev
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
 from shop.db import install_sqlite_behaviour
@@ -42,6 +43,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(shop_config.from_environment(app.instance_path))
     app.config.update(test_config or {})
     _derive_settings(app)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        # Behind N load balancers the client's address is in X-Forwarded-For; rate limits
+        # per IP depend on reading it, and only from proxies we trust.
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     shop_config.check_production(app.config)
     configure_logging(app)
 
@@ -56,7 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     cors.init_app(
         app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
-        expose_headers=["ETag", "X-Request-ID", "Retry-After", "Idempotency-Key"],
+        expose_headers=["ETag", "X-Request-ID", "Retry-After", "Idempotency-Key",
+                        "Idempotent-Replayed"],
     )
     api.init_app(app)
     init_http(app)
@@ -89,6 +96,22 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     api.register_blueprint(catalogue_blp)
+    from shop.accounts import admin_routes as accounts_admin, routes as accounts
+    api.register_blueprint(accounts.auth_blp)
+    api.register_blueprint(accounts.me_blp)
+    api.register_blueprint(accounts_admin.blp)
+    from shop.carts.routes import blp as carts_blp
+    api.register_blueprint(carts_blp)
+    from shop.checkout.routes import blp as checkout_blp
+    api.register_blueprint(checkout_blp)
+    from shop.orders.routes import blp as orders_blp
+    api.register_blueprint(orders_blp)
+    from shop.payments.routes import blp as payments_blp
+    api.register_blueprint(payments_blp)
+    from shop.admin.routes import register_admin_blueprints
+    register_admin_blueprints(api)
+    from shop.vouchers.routes import blp as vouchers_blp
+    api.register_blueprint(vouchers_blp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -9,6 +9,7 @@ from flask import Flask
 
 from shop.db import unit_of_work
 from shop.extensions import db
+from shop.worker import worker_command
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 
@@ -31,4 +32,8 @@ def seed_command(scale: int, seed_dir: Path) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from shop.accounts import cli as accounts_cli
+
     app.cli.add_command(seed_command)
+    app.cli.add_command(accounts_cli.create_staff_command)
+    app.cli.add_command(worker_command)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from sqlalchemy import event
 
 from shop import create_app
@@ -18,7 +20,7 @@ from shop.cli import SEED_DIR
 from shop.extensions import db
 from tests.fixtures.database import create_test_database, drop_test_database, wipe_all_tables
 
-pytest_plugins = ["tests.fixtures.auth"]
+pytest_plugins = ["tests.fixtures.auth", "tests.fixtures.smtp", "tests.fixtures.stripe"]
 
 TEST_DB = os.environ.get("SHOP_TEST_DB", "sqlite")
 
@@ -52,13 +54,28 @@ def app_config(database_url):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret-key",
         "RATELIMIT_ENABLED": False,
+        "CATALOGUE_RESPONSE_CACHE_SECONDS": 0,
+        # Argon2 at its cheapest: tests hash hundreds of passwords (production: t=3, 64 MiB).
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_COST": 8,
+        "PASSWORD_HASH_PARALLELISM": 1,
         "STRIPE_WEBHOOK_SECRET": "whsec_test_secret",
     }
+
+
+class RequestIsolatedClient(FlaskClient):
+    """Each request gets its own app context (so its own `g` and session), as in production,
+    even though the test itself runs inside the db_session fixture's app context."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = RequestIsolatedClient
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])
         seed_catalogue(app)
@@ -74,6 +91,14 @@ def seed_catalogue(app) -> None:
         db.session.remove()
 
 
+class ConnectionBoundSession(FlaskSQLAlchemySession):
+    """Flask-SQLAlchemy's get_bind() answers the engine even when the session was given a
+    `bind`: without this the per-test connection is bypassed and route commits are real."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind
+
+
 @pytest.fixture
 def db_session(app):
     """A session whose work is rolled back after the test, even what routes commit."""
@@ -82,7 +107,8 @@ def db_session(app):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "binds": {}, "join_transaction_mode": "create_savepoint"}
+            {"bind": connection, "binds": {}, "join_transaction_mode": "create_savepoint",
+             "class_": ConnectionBoundSession}
         )
         try:
             yield db.session

@@ -24,9 +24,13 @@ def upgrade():
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('marketing_consent', sa.Boolean(), nullable=False),
+    sa.Column('marketing_consent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('stripe_customer_id', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("role IN ('customer', 'staff', 'admin')", name=op.f('ck_users_role')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
@@ -36,6 +40,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_refreshed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_reason', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_token_families_user_id_users'), ondelete='CASCADE'),
@@ -43,6 +48,29 @@ def upgrade():
     )
     with op.batch_alter_table('token_families', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_token_families_user_id'), ['user_id'], unique=False)
+
+    op.create_table('addresses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('line1', sa.String(length=200), nullable=False),
+    sa.Column('line2', sa.String(length=200), nullable=False),
+    sa.Column('city', sa.String(length=100), nullable=False),
+    sa.Column('postcode', sa.String(length=10), nullable=False),
+    sa.Column('country', sa.String(length=2), nullable=False),
+    sa.Column('phone', sa.String(length=30), nullable=False),
+    sa.Column('is_default', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_addresses_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_addresses'))
+    )
+    with op.batch_alter_table('addresses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_addresses_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(
+            'ix_addresses_one_default_per_user', ['user_id'], unique=True,
+            sqlite_where=sa.text('is_default'), postgresql_where=sa.text('is_default'),
+        )
 
     op.create_table('auth_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -69,6 +97,11 @@ def downgrade():
         batch_op.drop_index('ix_auth_tokens_family_id_kind')
 
     op.drop_table('auth_tokens')
+    with op.batch_alter_table('addresses', schema=None) as batch_op:
+        batch_op.drop_index('ix_addresses_one_default_per_user')
+        batch_op.drop_index(batch_op.f('ix_addresses_user_id'))
+
+    op.drop_table('addresses')
     with op.batch_alter_table('token_families', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_token_families_user_id'))
 

@@ -1,0 +1,1 @@
+"""Accounts: customers and staff, sign-in tokens, address books, staff administration."""

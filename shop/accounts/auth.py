@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import timedelta
 from functools import wraps
 from typing import TypeVar
@@ -56,7 +57,7 @@ def user_for_access_token(*, session: Session, value: str) -> User | None:
     if row is None:
         return None
     token, family, user = row
-    if family.revoked_at or user.deleted_at or as_utc(token.expires_at) <= utcnow():
+    if family.revoked_at or not user.is_active or as_utc(token.expires_at) <= utcnow():
         return None
     g.token_family_id = family.id
     return user
@@ -70,26 +71,33 @@ def _bearer_value() -> str | None:
     return value.strip()
 
 
-def current_user() -> User | None:
-    """The authenticated user of this request, or None. Resolved once per request."""
-    if "current_user" not in g:
+def _resolve() -> tuple[User | None, bool]:
+    """(user, whether a bearer token was presented), once per request. Cached on the request,
+    not on `g`: an app context can outlive a request (the test client reuses the test's)."""
+    resolved = getattr(request, "_shop_auth", None)
+    if resolved is None:
         from shop.extensions import db
 
         value = _bearer_value()
-        g.current_user = value and user_for_access_token(session=db.session, value=value)
-        g.bearer_presented = value is not None
-    return g.current_user or None
+        user = user_for_access_token(session=db.session, value=value) if value else None
+        resolved = request._shop_auth = (user, value is not None)  # type: ignore[attr-defined]
+    return resolved
+
+
+def current_user() -> User | None:
+    """The authenticated user of this request, or None."""
+    return _resolve()[0]
 
 
 def _authenticate(level: str) -> None:
-    user = current_user()
+    user, bearer_presented = _resolve()
     if level == "optional":
-        if g.bearer_presented and user is None:
+        if bearer_presented and user is None:
             raise Unauthorized("The access token is invalid or expired.", code="invalid_token",
                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return
     if user is None:
-        code = "invalid_token" if g.bearer_presented else "authentication_required"
+        code = "invalid_token" if bearer_presented else "authentication_required"
         raise Unauthorized("Sign in with a valid bearer token.", code=code,
                            headers={"WWW-Authenticate": "Bearer"})
     if ROLE_RANK[user.role] < ROLE_RANK[level]:
@@ -97,7 +105,8 @@ def _authenticate(level: str) -> None:
 
 
 def access(level: str) -> Callable[[F], F]:
-    """Declare (and enforce) who may call a view. Put it below the smorest decorators."""
+    """Declare (and enforce) who may call a view. Put it directly under `@blp.route(...)`,
+    above the other decorators, so nothing (argument parsing, rate limits) runs first."""
     if level not in ACCESS_LEVELS:
         raise ValueError(f"unknown access level {level!r}")
 
@@ -108,16 +117,28 @@ def access(level: str) -> Callable[[F], F]:
                 _authenticate(level)
             return view(*args, **kwargs)
 
-        guarded.access_level = level  # type: ignore[attr-defined]
         if level in ROLE_RANK:
             guarded = Blueprint.doc(security=BEARER_SECURITY)(guarded)
-            guarded.access_level = level  # type: ignore[attr-defined]
+            _document_errors(guarded, {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+                             if level != "customer" else {401: "UNAUTHORIZED"})
         elif level == "optional":
             guarded = Blueprint.doc(security=[{}, *BEARER_SECURITY])(guarded)
-            guarded.access_level = level  # type: ignore[attr-defined]
+            _document_errors(guarded, {401: "UNAUTHORIZED"})
+        guarded.access_level = level  # type: ignore[attr-defined]
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def _document_errors(view: Callable, responses: dict[int, str]) -> None:
+    """Add the 401/403 responses to a view's OpenAPI operation, as `@blp.alt_response` would,
+    unless the view documents that status itself (its description is more precise)."""
+    apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    documented = apidoc.setdefault("response", {}).setdefault("responses", {})
+    for status, reference in responses.items():
+        if status not in documented and str(status) not in documented:
+            documented[status] = [reference]
+    view._apidoc = apidoc  # type: ignore[attr-defined]
 
 
 def access_lifetime() -> timedelta:

@@ -1,15 +1,17 @@
-"""Accounts: customers and staff, and the token families their sessions live in."""
+"""Accounts: customers and staff, their address books, and the token families their sessions
+live in."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.db import Base, utcnow
 
 ROLES = ("customer", "staff", "admin")
+STAFF_ROLES = ("staff", "admin")
 
 
 class User(Base):
@@ -19,19 +21,66 @@ class User(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Always stored normalised (trimmed, lower case): the unique constraint is then
+    # case-insensitive on both databases.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20), default="customer")
     marketing_consent: Mapped[bool] = mapped_column(default=False)
+    marketing_consent_at: Mapped[datetime | None]
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+
+    addresses: Mapped[list[Address]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="Address.id",
+        passive_deletes=True,
+    )
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("staff", "admin")
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_active(self) -> bool:
+        return self.deleted_at is None and self.disabled_at is None
+
+    @property
+    def default_address(self) -> Address | None:
+        return next((address for address in self.addresses if address.is_default), None)
+
+
+class Address(Base):
+    """An entry in a customer's address book (orders keep their own snapshot)."""
+
+    __tablename__ = "addresses"
+    __table_args__ = (
+        # At most one default address per user, whatever the application does.
+        Index(
+            "ix_addresses_one_default_per_user", "user_id", unique=True,
+            sqlite_where=text("is_default"), postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    line1: Mapped[str] = mapped_column(String(200))
+    line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100))
+    postcode: Mapped[str] = mapped_column(String(10))
+    country: Mapped[str] = mapped_column(String(2), default="GB")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="addresses")
 
 
 class TokenFamily(Base):
@@ -42,6 +91,7 @@ class TokenFamily(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_refreshed_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, text,
+    JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -140,6 +140,9 @@ class Variant(Base):
             "compare_at_amount IS NULL OR compare_at_amount > price_amount",
             name="compare_at_above_price",
         ),
+        CheckConstraint(
+            "voucher_kind IS NULL OR voucher_kind IN ('treatment', 'money')", name="voucher_kind"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,6 +159,10 @@ class Variant(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Gift vouchers (migration 0007): such variants are never stocked or shipped.
+    voucher_kind: Mapped[str | None] = mapped_column(String(20))
+    treatment_id: Mapped[int | None] = mapped_column(ForeignKey("treatments.id"))
+    voucher_custom_amount: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     product: Mapped[Product] = relationship(back_populates="variants")
     stock_level: Mapped[StockLevel] = relationship(
@@ -168,6 +175,8 @@ class Variant(Base):
 
     @property
     def available_units(self) -> int:
+        if self.voucher_kind is not None:  # vouchers are issued, not stocked
+            return AVAILABLE_DISPLAY_CAP
         return self.stock_level.available if self.stock_level else 0
 
     @property

@@ -4,7 +4,7 @@ from flask import current_app
 
 from shop.accounts.auth import access
 from shop.api import Blueprint
-from shop.catalogue import schemas, services
+from shop.catalogue import cache, schemas, services
 from shop.extensions import db
 from shop.http import make_cacheable
 
@@ -13,8 +13,12 @@ blp = Blueprint(
 )
 
 
+blp.before_request(cache.serve_from_cache)
+
+
 @blp.after_request
 def _cache_public_reads(response):
+    cache.remember(response)
     return make_cacheable(response, current_app.config["CATALOGUE_CACHE_SECONDS"])
 
 

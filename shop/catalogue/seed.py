@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from shop.catalogue.models import SKIN_TYPES, Category, Concern, Product, Treatment, Variant
 from shop.inventory import services as inventory
+from shop.vouchers.seed import load_voucher_catalogue
 
 
 def _read(seed_dir: Path, name: str) -> list[dict]:
@@ -125,6 +126,7 @@ def load_catalogue(*, session: Session, seed_dir: Path) -> dict[str, int]:
     created["products"] = _load_products(session, _read(seed_dir, "products.yaml"), currency)
     created["treatments"] = _load_treatments(session, _read(seed_dir, "treatments.yaml"), currency)
     session.flush()
+    created["voucher_products"] = load_voucher_catalogue(session=session, seed_dir=seed_dir)
     return created
 
 

@@ -92,7 +92,7 @@ def _apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> S
     if filters.in_stock is not None:
         in_stock = _sellable_variant(
             StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.reserved
-        )
+        ) | _sellable_variant(Variant.voucher_kind.is_not(None))  # vouchers are never out of stock
         stmt = stmt.where(in_stock if filters.in_stock else ~in_stock)
     return stmt
 
@@ -117,7 +117,7 @@ def _apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Sele
     orderings = {
         "price": (_min_price().asc(), Product.name),
         "-price": (_min_price().desc(), Product.name),
-        "newest": (Product.created_at.desc(),),
+        "newest": (Product.created_at.desc(), Product.id.desc()),
     }
     return stmt.order_by(*orderings.get(sort, (Product.name,)), Product.id)
 

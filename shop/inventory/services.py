@@ -78,3 +78,86 @@ def level_for_sku(*, session: Session, sku: str) -> StockLevel:
     if level is None:
         raise NotFound(f"No SKU '{sku}'.", code="sku_not_found")
     return level
+
+
+# Reservations and sales. stock_levels.reserved is the sum of live reservations; each change
+# below is one conditional UPDATE, so concurrent checkouts queue on the row lock and the
+# WHERE clause (re-checked after the wait) refuses anything that no longer fits.
+
+
+def _insufficient(session: Session, variant_id: int) -> Conflict:
+    sku = session.scalar(select(Variant.sku).where(Variant.id == variant_id))
+    return Conflict(
+        f"Not enough stock of '{sku}' left.", code="insufficient_stock", sku=sku
+    )
+
+
+def reserve(*, session: Session, variant_id: int, quantity: int) -> None:
+    """Hold units for an unpaid order; Conflict insufficient_stock if they are not there."""
+    held = session.execute(
+        update(StockLevel)
+        .where(
+            StockLevel.variant_id == variant_id,
+            StockLevel.on_hand - StockLevel.reserved >= quantity,
+        )
+        .values(reserved=StockLevel.reserved + quantity)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if held != 1:
+        raise _insufficient(session, variant_id)
+    _expire_cached_level(session, variant_id)
+
+
+def release(*, session: Session, variant_id: int, quantity: int) -> None:
+    """Give held units back to the shelf (an order expired or was cancelled unpaid)."""
+    released = session.execute(
+        update(StockLevel)
+        .where(StockLevel.variant_id == variant_id, StockLevel.reserved >= quantity)
+        .values(reserved=StockLevel.reserved - quantity)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if released != 1:
+        raise Conflict("The reservation does not match the stock record.",
+                       code="reservation_mismatch")
+    _expire_cached_level(session, variant_id)
+
+
+def sell_reserved(
+    *, session: Session, variant_id: int, quantity: int, order_id: int
+) -> StockMovement:
+    """A paid reservation leaves the shelf: on_hand and reserved drop together, plus a
+    negative `sale` movement so on_hand stays the sum of the ledger."""
+    new_on_hand = session.execute(
+        update(StockLevel)
+        .where(
+            StockLevel.variant_id == variant_id,
+            StockLevel.reserved >= quantity,
+            StockLevel.on_hand >= quantity,
+        )
+        .values(on_hand=StockLevel.on_hand - quantity, reserved=StockLevel.reserved - quantity)
+        .returning(StockLevel.on_hand)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if new_on_hand is None:
+        raise Conflict("The reservation does not match the stock record.",
+                       code="reservation_mismatch")
+    movement = StockMovement(
+        variant_id=variant_id, quantity=-quantity, reason="sale", order_id=order_id,
+        note=f"order {order_id}", balance_after=new_on_hand,
+    )
+    session.add(movement)
+    session.flush()
+    _expire_cached_level(session, variant_id)
+    return movement
+
+
+def available_under_lock(*, session: Session, variant_ids: list[int]) -> dict[int, int]:
+    """Lock the level rows (in variant order, as every writer does) and report availability."""
+    levels = session.scalars(
+        select(StockLevel)
+        .where(StockLevel.variant_id.in_(sorted(variant_ids)))
+        .order_by(StockLevel.variant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {level.variant_id: level.on_hand - level.reserved for level in levels}

@@ -33,3 +33,20 @@ def test_cors_only_for_configured_origins(app_config):
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.aestheticsglow.example"
     denied = client.get("/api/v1/categories", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+def test_client_address_comes_from_trusted_proxies_only(app_config):
+    from flask import request
+
+    from shop import create_app
+
+    def client_ip(config):
+        probe = create_app(config)
+        probe.add_url_rule("/_test/ip", "ip", lambda: {"ip": request.remote_addr})
+        return probe.test_client().get(
+            "/_test/ip", headers={"X-Forwarded-For": "203.0.113.9"},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},
+        ).json["ip"]
+
+    assert client_ip(app_config) == "10.0.0.2"
+    assert client_ip({**app_config, "TRUSTED_PROXY_COUNT": 1}) == "203.0.113.9"

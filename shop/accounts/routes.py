@@ -1,0 +1,199 @@
+"""Sign-in for the web shop and the mobile app, and the customer's own account."""
+
+from __future__ import annotations
+
+from flask import g
+
+from shop import ratelimits
+from shop.accounts import addresses, export, schemas, services
+from shop.accounts.auth import access, current_user
+from shop.api import Blueprint
+from shop.extensions import db
+from shop.idempotency import idempotent
+
+auth_blp = Blueprint(
+    "accounts_auth", __name__, url_prefix="/api/v1/auth",
+    description="Registration and bearer tokens (access tokens expire; refresh tokens rotate)",
+)
+me_blp = Blueprint(
+    "accounts_me", __name__, url_prefix="/api/v1/me",
+    description="The signed-in customer's profile, address book and data",
+)
+
+
+def _no_store(response):
+    # Tokens and personal data must not sit in shared or browser caches (RFC 6749 5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+auth_blp.after_request(_no_store)
+me_blp.after_request(_no_store)
+
+
+@auth_blp.route("/register", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("REGISTER_RATE_LIMIT")
+@ratelimits.per_json_field("REGISTER_EMAIL_RATE_LIMIT", "email")
+@auth_blp.arguments(schemas.RegisterSchema)
+@auth_blp.response(201, schemas.RegisteredSchema)
+@auth_blp.alt_response(409, description="The email address cannot be used")
+@auth_blp.alt_response(422, description="Invalid fields or a weak password")
+@auth_blp.alt_response(429, description="Too many attempts")
+def register(args):
+    """Create a customer account and sign it in."""
+    tokens = services.register(session=db.session, **args)
+    db.session.commit()
+    return tokens
+
+
+@auth_blp.route("/token", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("LOGIN_RATE_LIMIT")
+@ratelimits.per_json_field("LOGIN_EMAIL_RATE_LIMIT", "email")
+@auth_blp.arguments(schemas.LoginSchema)
+@auth_blp.response(200, schemas.TokenSchema)
+@auth_blp.alt_response(401, description="Wrong email or password")
+@auth_blp.alt_response(429, description="Too many attempts")
+def issue_tokens(args):
+    """Sign in with email and password (customers and staff alike)."""
+    tokens = services.authenticate(session=db.session, **args)
+    db.session.commit()
+    return tokens
+
+
+@auth_blp.route("/refresh", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("REFRESH_RATE_LIMIT")
+@auth_blp.arguments(schemas.RefreshSchema)
+@auth_blp.response(200, schemas.TokenSchema)
+@auth_blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token")
+@auth_blp.alt_response(429, description="Too many attempts")
+def refresh_tokens(args):
+    """Trade a refresh token for a new pair; each refresh token works once."""
+    try:
+        tokens = services.refresh(session=db.session, refresh_token=args["refresh_token"])
+    except services.RefreshTokenReused:
+        db.session.commit()  # the family's revocation must outlive this failed request
+        raise
+    db.session.commit()
+    return tokens
+
+
+@auth_blp.route("/logout", methods=["POST"])
+@access("customer")
+@auth_blp.response(204)
+def logout():
+    """Sign out: revoke this session's access and refresh tokens."""
+    services.logout(session=db.session, family_id=g.token_family_id)
+    db.session.commit()
+
+
+@me_blp.route("", methods=["GET"])
+@access("customer")
+@me_blp.response(200, schemas.ProfileSchema)
+def get_profile():
+    """The signed-in account's profile."""
+    return current_user()
+
+
+@me_blp.route("", methods=["PATCH"])
+@access("customer")
+@me_blp.arguments(schemas.ProfileUpdateSchema)
+@me_blp.response(200, schemas.ProfileSchema)
+@me_blp.alt_response(404, description="default_address_id is not one of your addresses")
+def update_profile(changes):
+    """Change name, marketing consent or the default address."""
+    user = services.update_profile(session=db.session, user=current_user(), changes=changes)
+    db.session.commit()
+    return user
+
+
+@me_blp.route("", methods=["DELETE"])
+@access("customer")
+@me_blp.response(204)
+@me_blp.alt_response(409, description="Staff accounts are closed by an admin")
+def delete_account():
+    """Delete the account: personal data erased, every session signed out."""
+    services.delete_account(session=db.session, user=current_user())
+    db.session.commit()
+
+
+@me_blp.route("/password", methods=["POST"])
+@access("customer")
+@me_blp.arguments(schemas.PasswordChangeSchema)
+@me_blp.response(200, schemas.PasswordChangedSchema)
+@me_blp.alt_response(401, description="The current password is wrong")
+@me_blp.alt_response(422, description="The new password is too weak")
+def change_password(args):
+    """Change the password; every other session is signed out."""
+    revoked = services.change_password(
+        session=db.session, user=current_user(), keep_family_id=g.token_family_id, **args
+    )
+    db.session.commit()
+    return {"sessions_revoked": revoked}
+
+
+@me_blp.route("/export", methods=["GET"])
+@access("customer")
+@me_blp.response(200, schemas.ExportSchema)
+def export_data():
+    """Everything the shop holds about you, as JSON (UK GDPR access request)."""
+    return export.build_export(session=db.session, user=current_user())
+
+
+@me_blp.route("/addresses", methods=["GET"])
+@access("customer")
+@me_blp.response(200, schemas.AddressListSchema)
+def list_addresses():
+    """The address book."""
+    return {"items": addresses.list_addresses(session=db.session, user=current_user())}
+
+
+@me_blp.route("/addresses", methods=["POST"])
+@access("customer")
+@idempotent
+@me_blp.arguments(schemas.AddressCreateSchema)
+@me_blp.response(201, schemas.AddressSchema)
+@me_blp.alt_response(409, description="The address book is full")
+@me_blp.alt_response(422, description="Invalid postcode, country or fields")
+def create_address(data):
+    """Add an address (the first one becomes the default)."""
+    address = addresses.create_address(session=db.session, user=current_user(), data=data)
+    db.session.commit()
+    return address
+
+
+@me_blp.route("/addresses/<int:address_id>", methods=["GET"])
+@access("customer")
+@me_blp.response(200, schemas.AddressSchema)
+@me_blp.alt_response(404, description="Not one of your addresses")
+def get_address(address_id: int):
+    """One address of the address book."""
+    return addresses.get_address(session=db.session, user=current_user(), address_id=address_id)
+
+
+@me_blp.route("/addresses/<int:address_id>", methods=["PATCH"])
+@access("customer")
+@me_blp.arguments(schemas.AddressUpdateSchema)
+@me_blp.response(200, schemas.AddressSchema)
+@me_blp.alt_response(404, description="Not one of your addresses")
+@me_blp.alt_response(422, description="Invalid postcode, country or fields")
+def update_address(changes, address_id: int):
+    """Change an address, or make it the default."""
+    address = addresses.update_address(
+        session=db.session, user=current_user(), address_id=address_id, changes=changes
+    )
+    db.session.commit()
+    return address
+
+
+@me_blp.route("/addresses/<int:address_id>", methods=["DELETE"])
+@access("customer")
+@me_blp.response(204)
+@me_blp.alt_response(404, description="Not one of your addresses")
+def delete_address(address_id: int):
+    """Remove an address from the address book."""
+    addresses.delete_address(session=db.session, user=current_user(), address_id=address_id)
+    db.session.commit()

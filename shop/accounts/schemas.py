@@ -1,0 +1,182 @@
+"""Accounts request and response schemas. Passwords are load-only; hashes never dump."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from shop.accounts.models import STAFF_ROLES
+from shop.schemas import page_schema
+
+Length = ma.validate.Length
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
+def _name(**kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(validate=[Length(min=1, max=200), _not_blank], **kwargs)
+
+
+def _password(**kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(required=True, load_only=True, validate=Length(min=1, max=1024),
+                            **kwargs)
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+class RegisterSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=Length(max=254))
+    password = _password(metadata={"description": "At least 10 characters, not a common one"})
+    name = _name(required=True)
+    marketing_consent = ma.fields.Boolean(load_default=False)
+
+
+class LoginSchema(ma.Schema):
+    email = ma.fields.String(required=True, validate=Length(min=1, max=254))
+    password = _password()
+
+
+class RefreshSchema(ma.Schema):
+    refresh_token = ma.fields.String(required=True, load_only=True,
+                                     validate=Length(min=1, max=200))
+
+
+class TokenSchema(ma.Schema):
+    access_token = ma.fields.String(required=True)
+    refresh_token = ma.fields.String(required=True)
+    token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = ma.fields.Integer(
+        required=True, metadata={"description": "Seconds until the access token expires"}
+    )
+
+
+# --- profile and address book -------------------------------------------------------------
+
+class AddressSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(metadata={"description": "Recipient"})
+    line1 = ma.fields.String(required=True)
+    line2 = ma.fields.String()
+    city = ma.fields.String(required=True)
+    postcode = ma.fields.String(required=True, metadata={"example": "SW1A 1AA"})
+    country = ma.fields.String(required=True, metadata={"example": "GB"})
+    phone = ma.fields.String()
+    is_default = ma.fields.Boolean(required=True)
+
+
+class AddressCreateSchema(ma.Schema):
+    name = ma.fields.String(validate=Length(max=200))
+    line1 = ma.fields.String(required=True, validate=Length(min=1, max=200))
+    line2 = ma.fields.String(validate=Length(max=200))
+    city = ma.fields.String(required=True, validate=Length(min=1, max=100))
+    postcode = ma.fields.String(required=True, validate=Length(min=2, max=12))
+    country = ma.fields.String(
+        load_default="GB", validate=Length(equal=2),
+        metadata={"description": "ISO 3166-1 alpha-2; UK postcodes are checked for GB"},
+    )
+    phone = ma.fields.String(validate=Length(max=30))
+    is_default = ma.fields.Boolean(load_default=False)
+
+
+class AddressUpdateSchema(ma.Schema):
+    name = ma.fields.String(validate=Length(max=200))
+    line1 = ma.fields.String(validate=Length(min=1, max=200))
+    line2 = ma.fields.String(validate=Length(max=200))
+    city = ma.fields.String(validate=Length(min=1, max=100))
+    postcode = ma.fields.String(validate=Length(min=2, max=12))
+    country = ma.fields.String(validate=Length(equal=2))
+    phone = ma.fields.String(validate=Length(max=30))
+    is_default = ma.fields.Boolean()
+
+
+class AddressListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AddressSchema), required=True)
+
+
+class ProfileSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    email = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+    marketing_consent = ma.fields.Boolean(required=True)
+    marketing_consent_at = ma.fields.DateTime(allow_none=True)
+    default_address = ma.fields.Nested(AddressSchema, allow_none=True)
+    created_at = ma.fields.DateTime(required=True)
+
+
+class ProfileUpdateSchema(ma.Schema):
+    name = _name()
+    marketing_consent = ma.fields.Boolean()
+    default_address_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "An address of yours, or null for none"}
+    )
+
+
+class RegisteredSchema(TokenSchema):
+    user = ma.fields.Nested(ProfileSchema, required=True)
+
+
+class PasswordChangeSchema(ma.Schema):
+    current_password = _password()
+    new_password = _password(metadata={"description": "At least 10 characters"})
+
+
+class PasswordChangedSchema(ma.Schema):
+    sessions_revoked = ma.fields.Integer(
+        required=True, metadata={"description": "Other sessions signed out"}
+    )
+
+
+class SessionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    last_refreshed_at = ma.fields.DateTime(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+    revoked_reason = ma.fields.String(allow_none=True)
+
+
+class ExportSchema(ma.Schema):
+    """The core sections; other domains' sections are passed through as they built them."""
+
+    generated_at = ma.fields.DateTime(required=True)
+    profile = ma.fields.Nested(ProfileSchema, required=True)
+    addresses = ma.fields.List(ma.fields.Nested(AddressSchema), required=True)
+    sessions = ma.fields.List(ma.fields.Nested(SessionSchema), required=True)
+
+    @ma.post_dump(pass_original=True)
+    def _add_domain_sections(self, data: dict, original: dict, **_kwargs: Any) -> dict:
+        for name, value in original.items():
+            data.setdefault(name, value)
+        return data
+
+
+# --- staff administration -----------------------------------------------------------------
+
+class StaffSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    email = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+    disabled = ma.fields.Function(lambda user: user.disabled_at is not None, required=True)
+    created_at = ma.fields.DateTime(required=True)
+    last_login_at = ma.fields.DateTime(allow_none=True)
+
+
+StaffPageSchema = page_schema(StaffSchema, "StaffPage")
+
+
+class StaffCreateSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=Length(max=254))
+    name = ma.fields.String(load_default="", validate=Length(max=200))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(STAFF_ROLES))
+    password = _password(metadata={"description": "Initial password, at least 10 characters"})
+
+
+class StaffUpdateSchema(ma.Schema):
+    name = ma.fields.String(validate=Length(max=200))
+    role = ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES))
+    disabled = ma.fields.Boolean()

@@ -1,0 +1,1 @@
+"""Catalogue admin: categories, products, variants, treatments; CSV import and export."""

@@ -1,0 +1,1 @@
+"""Order admin: lists and detail, fulfilment, cancellation, refunds."""

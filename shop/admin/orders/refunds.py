@@ -1,0 +1,155 @@
+"""Staff refunds: by lines (optionally back on the shelf) or by amount.
+
+The order row is locked FOR UPDATE first and what is still refundable is computed under that
+lock, in the same transaction that records the refund: concurrent refunds of one order queue
+on the lock and together can never exceed what was paid.
+
+The refund goes back the way the order was paid, gift vouchers first (credited back through
+the orders domain's on_refund hooks, which the vouchers domain listens to), the rest to the
+card through Stripe's refund API with an idempotency key derived from the refund request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.accounts.models import User
+from shop.admin.models import OrderRefund, OrderRefundLine
+from shop.admin.orders.services import refunded_quantities, settlement
+from shop.audit import record as audit_record
+from shop.errors import Conflict, ValidationFailed
+from shop.inventory import services as inventory
+from shop.money import Money
+from shop.orders import services as orders
+from shop.orders.models import Order, OrderLine
+from shop.payments import services as payments
+from shop.vouchers import purchases as voucher_purchases
+
+
+@dataclass(frozen=True)
+class LineRefund:
+    line: OrderLine
+    quantity: int
+    amount: int
+
+
+def _share(line: OrderLine, order: Order, units: int) -> int:
+    """What `units` of a line cost after the order's discounts (spread over the goods)."""
+    gross = line.line_total_amount * units // line.quantity
+    if order.discount_amount and order.subtotal_amount:
+        return gross - gross * order.discount_amount // order.subtotal_amount
+    return gross
+
+
+def line_refunds(session: Session, order: Order, requested: list[dict]) -> list[LineRefund]:
+    """Each requested line, checked against what is left of it; amounts computed so that
+    refunding every unit of a line, in any steps, gives back exactly what it cost."""
+    lines = {line.id: line for line in order.lines}
+    done = refunded_quantities(session, order.id)
+    wanted: dict[int, int] = {}
+    for item in requested:
+        wanted[item["line_id"]] = wanted.get(item["line_id"], 0) + item["quantity"]
+    result = []
+    for line_id, quantity in wanted.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise ValidationFailed("No such line on this order.",
+                                   errors={"lines": [f"Line {line_id} is not on this order."]})
+        before = done.get(line_id, 0)
+        if before + quantity > line.quantity:
+            raise Conflict(f"Only {line.quantity - before} of line {line_id} are left to refund.",
+                           code="refund_exceeds_line", line_id=line_id)
+        amount = _share(line, order, before + quantity) - _share(line, order, before)
+        result.append(LineRefund(line, quantity, amount))
+    return result
+
+
+def _stripe_key(order: Order, number: int, card_amount: int, request: dict) -> str:
+    """Same request again (say, after a timeout) -> same key -> Stripe answers the first
+    refund instead of making a second one."""
+    digest = hashlib.sha256(
+        json.dumps({**request, "card": card_amount}, sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
+    return f"order-{order.id}-staff-refund-{number}-{digest}"
+
+
+def _restock(session: Session, actor: User, order: Order, items: list[LineRefund]) -> None:
+    for item in sorted(items, key=lambda i: i.line.variant_id or 0):
+        if item.line.variant_id is not None and item.line.kind == "product":
+            inventory.record_movement(
+                session=session, variant_id=item.line.variant_id, quantity=item.quantity,
+                reason="returned", note=f"refund on {order.number}", staff_user_id=actor.id,
+                order_id=order.id,
+            )
+
+
+def refund_order(
+    *, session: Session, actor: User, order_id: int, reason: str, restock: bool = False,
+    lines: list[dict] | None = None, amount: Money | None = None,
+) -> OrderRefund:
+    order = orders.lock_order(session=session, order_id=order_id)
+    if order.paid_at is None:
+        raise Conflict("Nothing was paid for this order.", code="order_not_paid")
+    items = line_refunds(session, order, lines) if lines else []
+    voucher_lines = [item.line.id for item in items if item.line.kind == "voucher"]
+    if voucher_lines:  # the vouchers bought are voided first; a used one refuses it (409)
+        voucher_purchases.refund_purchases(session=session, order=order, line_ids=voucher_lines,
+                                           staff=actor, reason=f"refunded: {reason}")
+    if amount is not None and amount.currency != order.currency:
+        raise ValidationFailed("Refund in the order's currency.",
+                               errors={"amount": [f"Must be in {order.currency}."]})
+    total = amount.amount if amount is not None else sum(item.amount for item in items)
+    settled = settlement(session=session, order=order)
+    if total <= 0 or total > settled.refundable:
+        raise Conflict(f"At most {settled.refundable} can still be refunded on this order.",
+                       code="refund_exceeds_payment", refundable=settled.refundable)
+    voucher_part = min(total, settled.voucher_refundable)
+    card_part = total - voucher_part
+    if voucher_part and not orders.on_refund:
+        raise Conflict("Nothing can credit gift vouchers back yet; refund the card part only.",
+                       code="voucher_credit_unavailable", voucher_amount=voucher_part)
+    number = 1 + session.scalar(
+        select(func.count()).select_from(OrderRefund).where(OrderRefund.order_id == order.id))
+    request = {"lines": lines, "amount": total, "restock": restock, "reason": reason}
+    refund = OrderRefund(
+        order_id=order.id, amount=total, card_amount=card_part, voucher_amount=voucher_part,
+        currency=order.currency, restock=restock, reason=reason, staff_user_id=actor.id,
+        lines=[OrderRefundLine(order_line_id=item.line.id, quantity=item.quantity,
+                               amount=item.amount) for item in items],
+    )
+    session.add(refund)
+    session.flush()
+    if card_part:
+        refund.stripe_idempotency_key = _stripe_key(order, number, card_part, request)
+        refund.payment_refund_id = payments.refund(
+            session=session, order=order, amount=card_part,
+            idempotency_key=refund.stripe_idempotency_key, reason=reason,
+        ).id
+    if voucher_part:
+        orders.record_refund(session=session, order_id=order.id, amount=voucher_part,
+                             reference=f"staff-refund-{refund.id}", reason=reason)
+    if restock:
+        _restock(session, actor, order, items)
+    _recorded(session, actor, order, refund, settled.refunded)
+    return refund
+
+
+def _recorded(session: Session, actor: User, order: Order, refund: OrderRefund,
+              refunded_before: int) -> None:
+    details = {
+        "refund_id": refund.id, "amount": refund.amount, "card_amount": refund.card_amount,
+        "voucher_amount": refund.voucher_amount, "restock": refund.restock,
+        "reason": refund.reason,
+        "lines": [{"line_id": line.order_line_id, "quantity": line.quantity}
+                  for line in refund.lines],
+    }
+    orders.add_event(order, "staff_refund", staff_user_id=actor.id, **details)
+    session.flush()
+    audit_record(session=session, actor=actor, action="order.refund", entity="order",
+                 entity_id=str(order.id), before={"refunded": refunded_before},
+                 after={"refunded": refunded_before + refund.amount, **details})

@@ -1,0 +1,91 @@
+"""Order admin endpoints: staff find, fulfil, complete and cancel orders; admins refund."""
+
+from shop.accounts.auth import access, current_user
+from shop.admin.orders import refunds, schemas, services
+from shop.api import Blueprint
+from shop.csvio import documents_csv, page_or_csv
+from shop.errors import Conflict
+from shop.extensions import db
+from shop.idempotency import idempotent
+
+blp = Blueprint("admin_orders", __name__, url_prefix="/api/v1/admin",
+                description="Staff: orders, fulfilment and refunds")
+
+
+@blp.route("/orders")
+@access("staff")
+@blp.arguments(schemas.OrderQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.OrderSummaryPageSchema)
+@documents_csv
+def list_orders(page: int, per_page: int, format: str | None = None, **filters):
+    """List orders, newest first, by status, date range, e-mail or number."""
+    return page_or_csv(session=db.session, stmt=services.orders_query(**filters), page=page,
+                       per_page=per_page, format=format, schema=schemas.OrderSummarySchema(),
+                       filename="orders")
+
+
+@blp.route("/orders/<int:order_id>")
+@access("staff")
+@blp.response(200, schemas.OrderDetailSchema)
+@blp.alt_response(404, description="No such order")
+def get_order(order_id: int):
+    """An order with payments, refunds, voucher use, stock movements and its timeline."""
+    return services.order_detail(session=db.session, order_id=order_id)
+
+
+@blp.route("/orders/<int:order_id>/fulfil", methods=["POST"])
+@access("staff")
+@blp.arguments(schemas.FulfilSchema)
+@blp.response(200, schemas.OrderDetailSchema)
+@blp.alt_response(409, description="invalid_transition: only paid orders are fulfilled")
+def fulfil_order(data: dict, order_id: int):
+    """Mark a paid order dispatched (carrier, tracking) or ready for collection; e-mails."""
+    services.fulfil_order(session=db.session, actor=current_user(), order_id=order_id, **data)
+    db.session.commit()
+    return services.order_detail(session=db.session, order_id=order_id)
+
+
+@blp.route("/orders/<int:order_id>/complete", methods=["POST"])
+@access("staff")
+@blp.response(200, schemas.OrderDetailSchema)
+@blp.alt_response(409, description="invalid_transition: only fulfilled orders complete")
+def complete_order(order_id: int):
+    """Mark a fulfilled order completed (delivered or collected)."""
+    services.complete_order(session=db.session, actor=current_user(), order_id=order_id)
+    db.session.commit()
+    return services.order_detail(session=db.session, order_id=order_id)
+
+
+@blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@access("staff")
+@blp.arguments(schemas.CancelSchema)
+@blp.response(200, schemas.OrderDetailSchema)
+@blp.alt_response(409, description="invalid_transition, order_not_refunded, "
+                                    "order_paid_meanwhile")
+@blp.alt_response(503, description="payment_provider_unavailable: nothing changed")
+def cancel_order(data: dict, order_id: int):
+    """Cancel an unpaid order, or a paid one refunded in full before fulfilment."""
+    order = services.cancel_order(session=db.session, actor=current_user(), order_id=order_id,
+                                  **data)
+    db.session.commit()  # also when Stripe turned out to have the order paid
+    if order.status != "cancelled":
+        raise Conflict("The customer paid meanwhile; refund the order to cancel it.",
+                       code="order_paid_meanwhile")
+    return services.order_detail(session=db.session, order_id=order_id)
+
+
+@blp.route("/orders/<int:order_id>/refunds", methods=["POST"])
+@access("admin")
+@idempotent
+@blp.arguments(schemas.RefundRequestSchema)
+@blp.response(201, schemas.RefundResultSchema)
+@blp.alt_response(409, description="refund_exceeds_payment, refund_exceeds_line, "
+                                    "order_not_paid")
+@blp.alt_response(503, description="payment_provider_unavailable: nothing was refunded")
+def refund_order(data: dict, order_id: int):
+    """Refund lines (optionally restocked) or an amount: vouchers first, then the card."""
+    refund = refunds.refund_order(session=db.session, actor=current_user(), order_id=order_id,
+                                  **data)
+    db.session.commit()
+    return {**services.refund_item(session=db.session, refund=refund),
+            "order": services.get_order(session=db.session, order_id=order_id)}

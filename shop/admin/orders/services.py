@@ -1,0 +1,262 @@
+"""Orders for staff: find them, read everything about one, move it along the status flow.
+
+Every transition locks the order row (orders.lock_order) before checking the transition
+table, so a webhook, the worker and two staff members can race on one order safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from shop.accounts.models import User
+from shop.admin.models import OrderRefund, OrderRefundLine
+from shop.admin.orders import emails
+from shop.admin.orders.transitions import PAST_TENSE, next_status
+from shop.admin.stock.services import movement_item, movements_query, staff_ref
+from shop.audit import record as audit_record
+from shop.db import utcnow
+from shop.errors import Conflict, NotFound
+from shop.money import Money
+from shop.notifications import services as notifications
+from shop.orders import services as orders
+from shop.orders.models import Order
+from shop.payments import services as payments
+from shop.payments.models import Payment
+from shop.vouchers.models import Voucher, VoucherTransaction
+
+PAID_STATUSES = ("paid", "fulfilled", "completed")
+
+
+def orders_query(
+    *, status: str | None = None, date_from: datetime | None = None,
+    date_to: datetime | None = None, email: str | None = None, number: str | None = None,
+    needs_attention: bool | None = None,
+) -> Select:
+    """Newest first; `email` matches part of the address, `number` the whole number."""
+    stmt = select(Order).options(selectinload(Order.lines))
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if date_from:
+        stmt = stmt.where(Order.created_at >= date_from)
+    if date_to:
+        stmt = stmt.where(Order.created_at < date_to)
+    if email:
+        stmt = stmt.where(func.lower(Order.email).contains(email.lower(), autoescape=True))
+    if number:
+        stmt = stmt.where(func.upper(Order.number) == number.strip().upper())
+    if needs_attention is not None:
+        stmt = stmt.where(Order.needs_attention.is_(needs_attention))
+    return stmt.order_by(Order.created_at.desc(), Order.id.desc())
+
+
+# --- what was paid and refunded -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What an order took from the card and from gift vouchers, and what went back."""
+
+    card_paid: int
+    card_refunded: int
+    voucher_paid: int
+    voucher_refunded: int
+
+    @property
+    def paid(self) -> int:
+        return self.card_paid + self.voucher_paid
+
+    @property
+    def refunded(self) -> int:
+        return self.card_refunded + self.voucher_refunded
+
+    @property
+    def refundable(self) -> int:
+        return self.paid - self.refunded
+
+    @property
+    def voucher_refundable(self) -> int:
+        return self.voucher_paid - self.voucher_refunded
+
+
+def captured_payment(session: Session, order_id: int) -> Payment | None:
+    return session.scalar(
+        select(Payment).where(Payment.order_id == order_id, Payment.status == "succeeded")
+        .order_by(Payment.attempt.desc()).limit(1)
+    )
+
+
+def settlement(*, session: Session, order: Order) -> Settlement:
+    """Card refunds come from the payments domain (so refunds made in Stripe count too)."""
+    payment = captured_payment(session, order.id)
+    card_paid = payment.amount if payment else 0
+    card_left = payments.refundable_amount(session=session, payment=payment) if payment else 0
+    voucher_refunded = session.scalar(
+        select(func.coalesce(func.sum(OrderRefund.voucher_amount), 0))
+        .where(OrderRefund.order_id == order.id)
+    )
+    voucher_paid = order.total_amount - order.amount_due if order.paid_at else 0
+    return Settlement(card_paid, card_paid - card_left, voucher_paid, int(voucher_refunded))
+
+
+# --- detail ---------------------------------------------------------------------------------
+
+
+def get_order(*, session: Session, order_id: int) -> Order:
+    order = session.scalar(
+        select(Order).where(Order.id == order_id)
+        .options(selectinload(Order.lines), selectinload(Order.events))
+    )
+    if order is None:
+        raise NotFound("No such order.", code="order_not_found")
+    return order
+
+
+def refunded_quantities(session: Session, order_id: int) -> dict[int, int]:
+    rows = session.execute(
+        select(OrderRefundLine.order_line_id, func.sum(OrderRefundLine.quantity))
+        .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
+        .where(OrderRefund.order_id == order_id)
+        .group_by(OrderRefundLine.order_line_id)
+    )
+    return {line_id: int(quantity) for line_id, quantity in rows}
+
+
+def _voucher_use(session: Session, order: Order) -> list[dict[str, Any]]:
+    """The gift-voucher ledger entries of this order: holds, debits, releases, credits."""
+    rows = session.execute(
+        select(VoucherTransaction, Voucher.code_last4)
+        .join(Voucher, Voucher.id == VoucherTransaction.voucher_id)
+        .where(VoucherTransaction.order_id == order.id)
+        .order_by(VoucherTransaction.id)
+    )
+    return [{
+        "voucher": f"...{last4}", "kind": entry.kind,
+        "amount": Money(entry.amount, entry.currency),
+        "held_change": Money(entry.held_change, entry.currency),
+        "note": entry.note, "created_at": entry.created_at,
+    } for entry, last4 in rows]
+
+
+def refund_item(*, session: Session, refund: OrderRefund) -> dict[str, Any]:
+    """A staff refund as StaffRefundSchema shows it."""
+    order = session.get(Order, refund.order_id)
+    skus = {line.id: line.sku for line in order.lines}
+    staff = session.get(User, refund.staff_user_id) if refund.staff_user_id else None
+    return {
+        "id": refund.id, "amount": order.money(refund.amount),
+        "card_amount": order.money(refund.card_amount),
+        "voucher_amount": order.money(refund.voucher_amount), "restock": refund.restock,
+        "reason": refund.reason, "staff": staff_ref(staff),
+        "lines": [{"line_id": line.order_line_id, "sku": skus.get(line.order_line_id),
+                   "quantity": line.quantity, "amount": order.money(line.amount)}
+                  for line in refund.lines],
+        "created_at": refund.created_at,
+    }
+
+
+def _refund_items(session: Session, order: Order) -> list[dict[str, Any]]:
+    refunds = session.scalars(
+        select(OrderRefund).where(OrderRefund.order_id == order.id)
+        .options(selectinload(OrderRefund.lines)).order_by(OrderRefund.id)
+    )
+    return [refund_item(session=session, refund=refund) for refund in refunds]
+
+
+def order_detail(*, session: Session, order_id: int) -> dict[str, Any]:
+    """The order with its payments, refunds, voucher use, stock movements and timeline."""
+    order = get_order(session=session, order_id=order_id)
+    settled = settlement(session=session, order=order)
+    refunded = refunded_quantities(session, order.id)
+    payment_rows = session.scalars(
+        select(Payment).where(Payment.order_id == order.id)
+        .options(selectinload(Payment.refunds)).order_by(Payment.attempt)
+    ).all()
+    return {
+        "order": order,
+        "lines": [{"line": line, "refunded_quantity": refunded.get(line.id, 0)}
+                  for line in order.lines],
+        "payments": payment_rows,
+        "refunds": _refund_items(session, order),
+        "refunded": order.money(settled.refunded),
+        "refundable": order.money(settled.refundable),
+        "vouchers": _voucher_use(session, order),
+        "stock_movements": [movement_item(row) for row in session.execute(
+            movements_query(order_id=order.id))],
+        "events": order.events,
+    }
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+def _transitioned(session: Session, actor: User, order: Order, action: str, before: str,
+                  *, event: bool = True, **data: Any) -> None:
+    """The timeline event (unless the orders domain wrote it) and the audit entry."""
+    if event:
+        orders.add_event(order, PAST_TENSE[action], staff_user_id=actor.id, **data)
+    session.flush()
+    audit_record(session=session, actor=actor, action=f"order.{action}", entity="order",
+                 entity_id=str(order.id), before={"status": before},
+                 after={"status": order.status, **data})
+
+
+def fulfil_order(
+    *, session: Session, actor: User, order_id: int, carrier: str | None = None,
+    tracking_number: str | None = None, collected: bool = False,
+) -> Order:
+    """Dispatched with a tracking number, or ready for collection at the clinic; the
+    customer is e-mailed (through the outbox) either way."""
+    order = orders.lock_order(session=session, order_id=order_id)
+    before = order.status
+    order.status = next_status(order.status, "fulfil")
+    if collected:
+        subject, text, html = emails.ready_for_collection(order)
+        details: dict[str, Any] = {"collection": True}
+    else:
+        subject, text, html = emails.dispatched(order, carrier, tracking_number)
+        details = {"carrier": carrier, "tracking_number": tracking_number}
+    notifications.enqueue_email(session=session, to=order.email, subject=subject, text=text,
+                                html=html, dedupe_key=f"order-fulfilled:{order.id}")
+    _transitioned(session, actor, order, "fulfil", before, **details)
+    return order
+
+
+def complete_order(*, session: Session, actor: User, order_id: int) -> Order:
+    order = orders.lock_order(session=session, order_id=order_id)
+    before = order.status
+    order.status = next_status(order.status, "complete")
+    _transitioned(session, actor, order, "complete", before)
+    return order
+
+
+def cancel_order(*, session: Session, actor: User, order_id: int, reason: str) -> Order:
+    """Unpaid: stop its payment and release its stock. Paid: only once refunded in full.
+
+    Stopping the payment may find that the customer paid after all: the order is then
+    settled as paid (worth committing) and comes back not cancelled."""
+    order = get_order(session=session, order_id=order_id)
+    next_status(order.status, "cancel")
+    if order.status == "pending_payment":
+        payments.cancel_payment(session=session, order=order)
+        order = orders.cancel_unpaid(session=session, order_id=order_id,
+                                     reason="cancelled_by_staff")
+        if order.status == "cancelled":
+            _transitioned(session, actor, order, "cancel", "pending_payment", event=False,
+                          reason=reason)
+        return order
+    order = orders.lock_order(session=session, order_id=order_id)
+    before = order.status
+    target = next_status(order.status, "cancel")
+    if settlement(session=session, order=order).refundable > 0:
+        raise Conflict("Refund the order in full before cancelling it.",
+                       code="order_not_refunded")
+    order.status, order.cancelled_at, order.cancel_reason = target, utcnow(), "refunded"
+    for hook in orders.on_cancel:
+        hook(session=session, order=order)
+    _transitioned(session, actor, order, "cancel", before, reason=reason)
+    return order

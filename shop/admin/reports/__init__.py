@@ -1,0 +1,1 @@
+"""Reports for the back office: sales over a period."""

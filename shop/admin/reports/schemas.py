@@ -1,0 +1,42 @@
+"""Report arguments and responses."""
+
+import marshmallow as ma
+
+from shop.admin.schemas import DateRangeArgsSchema, UtcDateTime
+from shop.csvio import FormatArgsSchema
+from shop.schemas import money_field
+
+
+class SalesQuerySchema(DateRangeArgsSchema, FormatArgsSchema):
+    top = ma.fields.Integer(load_default=10, validate=ma.validate.Range(min=1, max=100),
+                            metadata={"description": "How many top products"})
+
+
+class TopProductSchema(ma.Schema):
+    sku = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+    revenue = money_field(required=True)
+
+
+class SalesDaySchema(ma.Schema):
+    date = ma.fields.Date(required=True)
+    orders = ma.fields.Integer(required=True)
+    revenue = money_field(required=True)
+    vat = money_field(required=True)
+    refunds = money_field(required=True)
+
+
+class SalesReportSchema(ma.Schema):
+    date_from = UtcDateTime(data_key="from", attribute="from", required=True)
+    date_to = UtcDateTime(data_key="to", attribute="to", required=True,
+                          metadata={"description": "Exclusive"})
+    currency = ma.fields.String(required=True)
+    orders = ma.fields.Integer(required=True, metadata={"description": "Orders paid"})
+    revenue = money_field(required=True, metadata={"description": "Paid order totals, VAT in"})
+    vat = money_field(required=True)
+    refunds = money_field(required=True)
+    net_revenue = money_field(required=True)
+    average_order = money_field(required=True)
+    top_products = ma.fields.List(ma.fields.Nested(TopProductSchema), required=True)
+    days = ma.fields.List(ma.fields.Nested(SalesDaySchema), required=True)

@@ -1,0 +1,14 @@
+"""Every admin blueprint, registered with the API in one call from create_app()."""
+
+from shop.api import ShopApi
+
+
+def register_admin_blueprints(api: ShopApi) -> None:
+    from shop.admin.catalogue.routes import blp as catalogue
+    from shop.admin.orders.routes import blp as orders
+    from shop.admin.reports.routes import blp as reports
+    from shop.admin.stock.routes import blp as stock
+    from shop.audit.routes import blp as audit
+
+    for blueprint in (catalogue, stock, orders, reports, audit):
+        api.register_blueprint(blueprint)

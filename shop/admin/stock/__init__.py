@@ -1,0 +1,1 @@
+"""Stock admin: levels, adjustments and stocktakes through the ledger, low-stock alerts."""

@@ -1,0 +1,1 @@
+"""Carts: guest and customer baskets, priced from the catalogue on every read."""

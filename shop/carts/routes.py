@@ -1,0 +1,94 @@
+"""Cart endpoints: guests hold a cart by its id; a signed-in customer's cart is theirs alone."""
+
+from shop.accounts.auth import access, current_user
+from shop.api import Blueprint
+from shop.carts import schemas, services
+from shop.extensions import db
+from shop.idempotency import idempotent
+
+blp = Blueprint("carts", __name__, url_prefix="/api/v1",
+                description="Carts, priced from the catalogue on every read")
+
+
+@blp.after_request
+def _never_cache(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _fresh_view(cart_id: str, shipping_method: str | None = None) -> services.CartView:
+    """The cart as committed, priced now (one round of eager loads, not lazy ones)."""
+    cart = services.get_cart(session=db.session, cart_id=cart_id, user=current_user())
+    return services.view(cart, shipping_method)
+
+
+@blp.route("/carts", methods=["POST"])
+@access("optional")
+@idempotent
+@blp.response(201, schemas.CartSchema)
+@blp.alt_response(200, schema=schemas.CartSchema, description="The customer's open cart")
+def create_cart():
+    """Create a cart; a signed-in customer gets their open cart back (200) if they have one."""
+    cart, created = services.create_cart(session=db.session, user=current_user())
+    db.session.commit()
+    return _fresh_view(cart.id), 201 if created else 200
+
+
+@blp.route("/carts/<cart_id>")
+@access("optional")
+@blp.arguments(schemas.CartQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.CartSchema)
+@blp.alt_response(404, description="No such cart, or another customer's")
+def get_cart(cart_id: str, shipping_method: str | None = None):
+    """Get a cart with current prices, VAT, shipping and any problems per line."""
+    return _fresh_view(cart_id, shipping_method)
+
+
+@blp.route("/carts/<cart_id>/items", methods=["POST"])
+@access("optional")
+@idempotent
+@blp.arguments(schemas.CartItemCreateSchema)
+@blp.response(201, schemas.CartSchema)
+@blp.alt_response(409, description="insufficient_stock, product_unavailable, cart_not_open")
+@blp.alt_response(422, description="sku_not_found, quantity_limit_exceeded")
+def add_item(data: dict, cart_id: str):
+    """Add a SKU to the cart (adding one already there raises its quantity)."""
+    services.add_item(session=db.session, cart_id=cart_id, user=current_user(), **data)
+    db.session.commit()
+    return _fresh_view(cart_id)
+
+
+@blp.route("/carts/<cart_id>/items/<int:item_id>", methods=["PATCH"])
+@access("optional")
+@blp.arguments(schemas.CartItemUpdateSchema)
+@blp.response(200, schemas.CartSchema)
+@blp.alt_response(409, description="insufficient_stock, cart_not_open")
+def update_item(data: dict, cart_id: str, item_id: int):
+    """Change the quantity of a cart line."""
+    services.update_item(session=db.session, cart_id=cart_id, user=current_user(),
+                         item_id=item_id, quantity=data["quantity"])
+    db.session.commit()
+    return _fresh_view(cart_id)
+
+
+@blp.route("/carts/<cart_id>/items/<int:item_id>", methods=["DELETE"])
+@access("optional")
+@blp.response(200, schemas.CartSchema)
+@blp.alt_response(404, description="No such cart or line")
+def remove_item(cart_id: str, item_id: int):
+    """Remove a line from the cart."""
+    services.remove_item(session=db.session, cart_id=cart_id, user=current_user(),
+                         item_id=item_id)
+    db.session.commit()
+    return _fresh_view(cart_id)
+
+
+@blp.route("/carts/<cart_id>/claim", methods=["POST"])
+@access("customer")
+@blp.response(200, schemas.CartSchema)
+@blp.alt_response(404, description="No such cart, or another customer's")
+def claim_cart(cart_id: str):
+    """Merge a guest cart into the signed-in customer's cart and return that cart."""
+    cart = services.claim_cart(session=db.session, cart_id=cart_id, user=current_user())
+    db.session.commit()
+    return _fresh_view(cart.id)

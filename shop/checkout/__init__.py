@@ -1,0 +1,1 @@
+"""Checkout: shipping methods, and turning a cart into an order with reserved stock."""

@@ -1,0 +1,1 @@
+"""Orders: the placed order, its lines, events, stock reservations and payment transitions."""

@@ -1,0 +1,47 @@
+"""A customer's orders, and a guest's view of one order through its access token."""
+
+from flask import request
+
+from shop.accounts.auth import access, current_user
+from shop.accounts.export import register_section
+from shop.api import Blueprint
+from shop.extensions import db
+from shop.orders import schemas, services
+
+blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Orders")
+
+ORDER_TOKEN_HEADER = "X-Order-Token"
+
+
+@blp.after_request
+def _never_cache(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/orders")
+@access("customer")
+@blp.arguments(schemas.OrderListArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.OrderPageSchema)
+def list_orders(page: int, per_page: int):
+    """List the signed-in customer's orders, newest first."""
+    items, total = services.list_orders(
+        session=db.session, user=current_user(), page=page, per_page=per_page
+    )
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@blp.route("/orders/<int:order_id>")
+@access("optional")
+@blp.arguments(schemas.OrderQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.OrderSchema)
+@blp.alt_response(404, description="No such order, or not yours")
+def get_order(order_id: int, access_token: str | None = None):
+    """Get one order: its customer, or a guest with the order's access token."""
+    return services.get_order_for_viewer(
+        session=db.session, order_id=order_id, user=current_user(),
+        access_token=access_token or request.headers.get(ORDER_TOKEN_HEADER),
+    )
+
+
+register_section("orders", services.export_orders)

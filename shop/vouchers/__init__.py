@@ -1,0 +1,1 @@
+"""Gift vouchers: treatment and money vouchers, their ledger, delivery and reports."""

@@ -1,0 +1,89 @@
+"""The sales report: orders, revenue, VAT, refunds and top products, as JSON and CSV.
+
+Other suites may leave orders behind in the shared database, so the checks compare the
+report before and after this test's own sales."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from shop.db import utcnow
+from shop.orders import services as orders
+from tests.admin.factories import make_variant, paid_card_order, place_order, refund
+
+URL = "/api/v1/admin/reports/sales"
+
+
+def report(client, admin, query: str = "") -> dict:
+    today = utcnow().date()
+    response = client.get(f"{URL}?from={today}&to={today}{query}", headers=admin.headers)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def sell(db_session, variant, quantity: int):
+    order = place_order(db_session, [(variant, quantity)], shipping_method="click-and-collect")
+    orders.mark_paid(session=db_session, order_id=order.id, amount_received=order.amount_due,
+                     reference="pi_report")
+    return order
+
+
+def test_orders_revenue_vat_and_top_products(client, admin, db_session):
+    before = report(client, admin)
+    best = make_variant(db_session, price=5000, stock=20)
+    other = make_variant(db_session, price=1000, stock=20)
+    orders_made = [sell(db_session, best, 2), sell(db_session, best, 1), sell(db_session, other, 1)]
+    place_order(db_session, [(other, 1)])  # unpaid: not a sale
+    after = report(client, admin, "&top=100")
+    assert after["orders"] - before["orders"] == 3
+    revenue = sum(order.total_amount for order in orders_made)
+    assert after["revenue"]["amount"] - before["revenue"]["amount"] == revenue == 16000
+    vat = sum(order.vat_amount for order in orders_made)
+    assert after["vat"]["amount"] - before["vat"]["amount"] == vat > 0
+    top = {item["sku"]: item for item in after["top_products"]}
+    assert top[best.sku]["quantity"] == 3 and top[best.sku]["revenue"]["amount"] == 15000
+    assert top[other.sku]["quantity"] == 1
+    assert after["net_revenue"]["amount"] == after["revenue"]["amount"] - after["refunds"]["amount"]
+    [today] = after["days"]
+    assert today["date"] == utcnow().date().isoformat() and today["orders"] == after["orders"]
+
+
+def test_refunds_count_on_the_day_they_are_made(client, admin, db_session, use_localstripe):
+    order = paid_card_order(client, db_session, use_localstripe)
+    before = report(client, admin)
+    assert refund(client, admin, order["id"], amount={"amount": 800, "currency": "GBP"}
+                  ).status_code == 201
+    after = report(client, admin)
+    assert after["refunds"]["amount"] - before["refunds"]["amount"] == 800
+    assert after["revenue"] == before["revenue"]
+
+
+def test_sales_report_as_csv(client, admin, db_session):
+    sell(db_session, make_variant(db_session, price=2500), 2)
+    body = report(client, admin)
+    today = utcnow().date()
+    response = client.get(f"{URL}?from={today}&to={today}",
+                          headers={**admin.headers, "Accept": "text/csv"})
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    sections = [row["section"] for row in rows]
+    assert sections[0] == "day" and "total" in sections and "top_product" in sections
+    total = next(row for row in rows if row["section"] == "total")
+    assert int(total["orders"]) == body["orders"]
+    assert int(total["revenue"]) == body["revenue"]["amount"]
+    assert int(total["refunds"]) == body["refunds"]["amount"]
+
+
+def test_a_period_without_sales(client, admin):
+    future = utcnow().date() + timedelta(days=400)
+    body = client.get(f"{URL}?from={future}&to={future}", headers=admin.headers).json
+    assert body["orders"] == 0 and body["revenue"]["amount"] == 0
+    assert body["days"] == [] and body["top_products"] == []
+    assert body["average_order"]["amount"] == 0
+
+
+def test_the_period_must_be_ordered(client, admin):
+    response = client.get(f"{URL}?from=2026-03-01&to=2026-02-01", headers=admin.headers)
+    assert response.status_code == 422

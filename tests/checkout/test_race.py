@@ -1,0 +1,110 @@
+"""Concurrent checkouts for the last units: exactly what exists is sold, the rest get a 409."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from shop import create_app
+from shop.carts.models import Cart
+from shop.checkout import services as checkout
+from shop.errors import Conflict
+from shop.extensions import db
+from shop.inventory.models import StockLevel
+from shop.orders import services as orders
+from shop.orders.models import Order, StockReservation
+from tests.carts.factories import ledger_sum, make_cart, make_variant
+
+BUYERS, STOCK = 24, 5
+
+
+@pytest.fixture
+def race_app(app_config, committed):
+    """Its own engine with a connection for every buyer (the default pool holds 20)."""
+    race_app = create_app({**app_config,
+                           "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": BUYERS + 2,
+                                                         "max_overflow": 0}})
+    yield race_app
+    with race_app.app_context():
+        db.engine.dispose()
+
+
+def setup_carts(app) -> tuple[int, list[str]]:
+    with app.app_context():
+        variant = make_variant(db.session, stock=STOCK)
+        cart_ids = [make_cart(db.session, [(variant, 1)]).id for _ in range(BUYERS)]
+        db.session.commit()
+        return variant.id, cart_ids
+
+
+def race(app, cart_ids: list[str]) -> list[str]:
+    """Every cart checked out at once, each in its own thread and session."""
+
+    def buy(cart_id: str) -> str:
+        with app.app_context():
+            try:
+                checkout.place_order(session=db.session, cart_id=cart_id, user=None,
+                                     email="racer@example.com",
+                                     shipping_method="click-and-collect")
+                db.session.commit()
+                return "ok"
+            except Conflict as refused:
+                db.session.rollback()
+                return refused.code
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=len(cart_ids)) as pool:
+        return list(pool.map(buy, cart_ids))
+
+
+def assert_ledger_consistent(app, variant_id: int, cart_ids: list[str]) -> None:
+    with app.app_context():
+        session = db.session
+        stock = session.get(StockLevel, variant_id)
+        assert (stock.on_hand, stock.reserved) == (STOCK, STOCK)
+        assert ledger_sum(session, variant_id) == stock.on_hand
+        active = session.scalar(select(func.coalesce(func.sum(StockReservation.quantity), 0))
+                                .where(StockReservation.variant_id == variant_id,
+                                       StockReservation.status == "active"))
+        assert active == STOCK
+        assert session.scalar(select(func.count()).select_from(Order)) == STOCK
+        statuses = session.scalars(select(Cart.status).where(Cart.id.in_(cart_ids))).all()
+        assert statuses.count("checked_out") == STOCK
+        assert statuses.count("open") == BUYERS - STOCK
+        session.remove()
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.slow
+def test_last_units_sell_exactly_once_when_everyone_reserves_at_once(race_app, monkeypatch):
+    variant_id, cart_ids = setup_carts(race_app)
+    # Every buyer has seen the cart as purchasable before anyone reserves: the conditional
+    # UPDATE on the stock row is then the only thing standing between them and overselling.
+    everyone_priced = threading.Barrier(BUYERS, timeout=30)
+    real_reserve = orders.reserve_stock
+
+    def reserve_together(**kwargs):
+        everyone_priced.wait()
+        return real_reserve(**kwargs)
+
+    monkeypatch.setattr(orders, "reserve_stock", reserve_together)
+    outcomes = race(race_app, cart_ids)
+    assert outcomes.count("ok") == STOCK
+    assert outcomes.count("insufficient_stock") == BUYERS - STOCK
+    assert_ledger_consistent(race_app, variant_id, cart_ids)
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.slow
+def test_last_units_sell_exactly_once_under_a_free_for_all(race_app):
+    variant_id, cart_ids = setup_carts(race_app)
+    outcomes = race(race_app, cart_ids)
+    assert outcomes.count("ok") == STOCK
+    # Late buyers see the shortage while pricing (cart_not_purchasable) or lose the
+    # reservation itself (insufficient_stock): a clean 409 either way.
+    assert set(outcomes) <= {"ok", "insufficient_stock", "cart_not_purchasable"}
+    assert_ledger_consistent(race_app, variant_id, cart_ids)

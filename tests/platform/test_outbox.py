@@ -1,0 +1,287 @@
+"""The outbox: email is queued with the data it announces, sent by the worker only after that
+commits, retried with backoff while SMTP is down, and never lost."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from shop.db import as_utc, utcnow
+from shop.extensions import db
+from shop.notifications import services as notifications
+from shop.notifications.models import OutboxEmail
+from shop.notifications.services import RetryPolicy, backoff_delay
+from shop.notifications.smtp import SmtpSettings
+from shop.worker import run_job
+from tests.fixtures.smtp import SmtpServer
+
+
+def clear_outbox(app) -> None:
+    with app.app_context():
+        db.session.execute(delete(OutboxEmail))
+        db.session.commit()
+
+
+@pytest.fixture
+def outbox(app, smtp_server, monkeypatch):
+    """The app pointed at the test SMTP server, with an empty outbox before and after.
+
+    The worker commits for real; these tests write nothing but outbox rows, so emptying the
+    outbox is all the cleaning they need (cheaper than the `committed` fixture's full reset).
+    """
+    monkeypatch.setitem(app.config, "SMTP_URL", smtp_server.url)
+    clear_outbox(app)
+    yield app
+    clear_outbox(app)
+
+
+def send_outbox(app, now=None) -> int:
+    return run_job(app, "send_outbox", now)
+
+
+def queue(session, to="jane@example.com", **fields) -> OutboxEmail:
+    fields.setdefault("subject", "Your order")
+    fields.setdefault("text", "Thank you.")
+    email = notifications.enqueue_email(session=session, to=to, **fields)
+    session.flush()
+    return email
+
+
+def queue_committed(app, to="jane@example.com", **fields) -> int:
+    with app.app_context():
+        email_id = queue(db.session, to=to, **fields).id
+        db.session.commit()
+    return email_id
+
+
+def load(app, email_id: int) -> OutboxEmail:
+    with app.app_context():
+        return db.session.get(OutboxEmail, email_id)
+
+
+def test_enqueue_only_writes_a_pending_row(db_session, smtp_server):
+    email = queue(db_session, dedupe_key="order-confirmation:1")
+
+    assert (email.status, email.attempts, email.sent_at) == ("pending", 0, None)
+    assert email.message_id.startswith("<outbox.") and email.message_id.endswith(">")
+    assert smtp_server.messages == []
+
+
+def test_same_dedupe_key_returns_the_existing_row(db_session):
+    first = queue(db_session, dedupe_key="welcome:42", subject="Welcome")
+    second = queue(db_session, dedupe_key="welcome:42", subject="Welcome again")
+
+    assert second.id == first.id and second.subject == "Welcome"
+    count = db_session.scalar(
+        select(func.count()).select_from(OutboxEmail).where(OutboxEmail.dedupe_key == "welcome:42")
+    )
+    assert count == 1
+
+
+@pytest.mark.parametrize("to", ["not-an-address", "a@example.com, b@example.com",
+                                "a@example.com\r\nBcc: evil@example.com"])
+def test_bad_recipients_are_refused_when_queued(db_session, to):
+    with pytest.raises(ValueError):
+        notifications.enqueue_email(session=db_session, to=to, subject="Hi", text="x")
+
+
+def test_worker_sends_text_html_and_attachments(outbox, smtp_server):
+    email_id = queue_committed(
+        outbox, to="Jane Doe <jane@example.com>", subject="Your voucher",
+        text="Plain words", html="<p>Rich words</p>",
+        attachments=[
+            notifications.Attachment("voucher.pdf", "application/pdf", b"%PDF-1.4 fake"),
+            notifications.Attachment("lines.csv", "text/csv", b"sku,qty\nA,1\n"),
+        ],
+    )
+
+    assert send_outbox(outbox) == 1
+
+    [message] = smtp_server.wait_for(1)
+    email = load(outbox, email_id)
+    assert message["Message-ID"] == email.message_id
+    assert message["From"] == outbox.config["MAIL_FROM"]
+    assert message["To"] == "Jane Doe <jane@example.com>"
+    assert message["Subject"] == "Your voucher"
+    assert message.get_body(("plain",)).get_content().strip() == "Plain words"
+    assert message.get_body(("html",)).get_content().strip() == "<p>Rich words</p>"
+    attachments = {part.get_filename(): part for part in message.iter_attachments()}
+    assert attachments["voucher.pdf"].get_content_type() == "application/pdf"
+    assert attachments["voucher.pdf"].get_content() == b"%PDF-1.4 fake"
+    assert attachments["lines.csv"].get_payload(decode=True) == b"sku,qty\nA,1\n"
+    assert smtp_server.envelopes == [("shop@aestheticsglow.example", ["jane@example.com"])]
+    assert email.status == "sent" and email.sent_at is not None
+
+
+def test_email_is_not_sent_before_its_transaction_commits(outbox, smtp_server):
+    with outbox.app_context():
+        writer = Session(db.engine)
+        try:
+            queue(writer, subject="Order GLW-1 confirmed")
+            assert send_outbox(outbox) == 0  # queued, but not committed yet
+            writer.commit()
+        finally:
+            writer.close()
+    assert send_outbox(outbox) == 1
+    assert [m["Subject"] for m in smtp_server.wait_for(1)] == ["Order GLW-1 confirmed"]
+
+
+def test_smtp_outage_is_retried_later_and_nothing_is_lost(outbox, smtp_server):
+    email_id = queue_committed(outbox)
+    smtp_server.stop()
+    now = utcnow()
+
+    assert send_outbox(outbox, now) == 1
+    email = load(outbox, email_id)
+    assert (email.status, email.attempts) == ("pending", 1)
+    assert "Connection refused" in email.last_error
+    assert as_utc(email.next_attempt_at) == now + timedelta(seconds=30)
+
+    assert send_outbox(outbox, now + timedelta(seconds=10)) == 0  # backing off
+    smtp_server.start()
+    assert send_outbox(outbox, now + timedelta(seconds=31)) == 1
+
+    [message] = smtp_server.wait_for(1)
+    email = load(outbox, email_id)
+    assert message["Message-ID"] == email.message_id
+    assert (email.status, email.attempts) == ("sent", 1)
+
+
+def test_unreachable_server_ends_the_batch_without_touching_the_rest(outbox, smtp_server):
+    ids = [queue_committed(outbox, to=f"c{i}@example.com") for i in range(3)]
+    smtp_server.stop()
+
+    assert send_outbox(outbox) == 1
+    emails = [load(outbox, email_id) for email_id in ids]
+    assert [e.attempts for e in emails] == [1, 0, 0]
+    assert {e.status for e in emails} == {"pending"}
+
+
+def test_gives_up_after_max_attempts_and_keeps_the_row(outbox, smtp_server, monkeypatch):
+    monkeypatch.setitem(outbox.config, "OUTBOX_MAX_ATTEMPTS", 3)
+    email_id = queue_committed(outbox)
+    smtp_server.stop()
+    now = utcnow()
+    for hour in range(3):
+        assert send_outbox(outbox, now + timedelta(hours=hour)) == 1
+
+    smtp_server.start()
+    assert send_outbox(outbox, now + timedelta(days=1)) == 0
+    email = load(outbox, email_id)
+    assert (email.status, email.attempts) == ("failed", 3)
+    assert email.last_error and smtp_server.messages == []
+
+
+def test_refused_recipient_fails_at_once_and_others_still_go(outbox, smtp_server):
+    smtp_server.refuse("nobody@example.com")
+    bounced_id = queue_committed(outbox, to="nobody@example.com")
+    delivered_id = queue_committed(outbox, to="jane@example.com")
+
+    assert send_outbox(outbox) == 2
+
+    bounced, delivered = load(outbox, bounced_id), load(outbox, delivered_id)
+    assert (bounced.status, bounced.attempts) == ("failed", 1)
+    assert "550" in bounced.last_error
+    assert delivered.status == "sent"
+    assert [m["To"] for m in smtp_server.wait_for(1)] == ["jane@example.com"]
+
+
+def test_send_after_delays_delivery(outbox, smtp_server):
+    now = utcnow()
+    queue_committed(outbox, send_after=now + timedelta(hours=2))
+
+    assert send_outbox(outbox, now) == 0
+    assert send_outbox(outbox, now + timedelta(hours=2)) == 1
+    smtp_server.wait_for(1)
+
+
+def test_without_smtp_url_mail_waits_in_the_outbox(outbox, monkeypatch):
+    monkeypatch.setitem(outbox.config, "SMTP_URL", "")
+    email_id = queue_committed(outbox)
+
+    assert send_outbox(outbox) == 0
+    email = load(outbox, email_id)
+    assert (email.status, email.attempts) == ("pending", 0)
+
+
+def test_credentials_in_the_url_are_used_to_log_in(outbox, monkeypatch):
+    server = SmtpServer(auth=("shop user", "p@ss:word/1"))
+    server.start()
+    try:
+        monkeypatch.setitem(outbox.config, "SMTP_URL", server.url)
+        queue_committed(outbox)
+        assert send_outbox(outbox) == 1
+        server.wait_for(1)
+        assert server.logins == ["shop user"]
+    finally:
+        server.stop()
+
+
+def test_wrong_credentials_are_a_retryable_failure(outbox, monkeypatch):
+    server = SmtpServer(auth=("shop", "right"))
+    server.start()
+    try:
+        monkeypatch.setitem(outbox.config, "SMTP_URL", f"smtp://shop:wrong@127.0.0.1:{server.port}")
+        email_id = queue_committed(outbox)
+        assert send_outbox(outbox) == 1
+        email = load(outbox, email_id)
+        assert (email.status, email.attempts) == ("pending", 1)
+        assert "535" in email.last_error and server.messages == []
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("smtp://mail.example.com", SmtpSettings("mail.example.com", 25)),
+    ("smtp://127.0.0.1:2525", SmtpSettings("127.0.0.1", 2525)),
+    ("smtp://u%40x:p%3Aw@mx.example.com?starttls=true",
+     SmtpSettings("mx.example.com", 587, starttls=True, username="u@x", password="p:w")),
+    ("smtps://mx.example.com", SmtpSettings("mx.example.com", 465, use_ssl=True)),
+    ("smtps://mx.example.com:1465?timeout=5",
+     SmtpSettings("mx.example.com", 1465, use_ssl=True, timeout=5.0)),
+])
+def test_smtp_url_forms(url, expected):
+    assert SmtpSettings.from_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://mx.example.com", "smtp://", "smtps://h?starttls=true"])
+def test_bad_smtp_urls_are_refused(url):
+    with pytest.raises(ValueError):
+        SmtpSettings.from_url(url)
+
+
+def test_backoff_doubles_then_caps():
+    policy = RetryPolicy(backoff_seconds=30, backoff_max_seconds=3600)
+    delays = [backoff_delay(n, policy).total_seconds() for n in range(1, 10)]
+    assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_enqueues_with_one_dedupe_key_make_one_row(app, outbox):
+    """The second transaction waits on the unique index, then returns the committed row."""
+    results = {}
+    with app.app_context():
+        first = Session(db.engine)
+        row = queue(first, dedupe_key="race:1")
+
+        def second_writer():
+            with app.app_context(), Session(db.engine) as second:
+                results["row"] = queue(second, dedupe_key="race:1").id
+                second.commit()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # blocked on the first transaction's uncommitted key
+        first.commit()
+        thread.join(10)
+        assert results["row"] == row.id
+        first.close()
+        count = db.session.scalar(
+            select(func.count()).select_from(OutboxEmail).where(OutboxEmail.dedupe_key == "race:1")
+        )
+        assert count == 1
