@@ -7,40 +7,10 @@ from dataclasses import dataclass
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from flask_sqlalchemy.session import Session as FlaskSession
 
 from shop.accounts.models import User
 from shop.extensions import db
 from tests.fixtures.auth import bearer_for, make_user
-
-
-class ConnectionBoundSession(FlaskSession):
-    """Flask-SQLAlchemy's get_bind() answers the engine and ignores the session's `bind`, so
-    the shared db_session fixture's work really commits (on a second connection) and leaks
-    into later tests. Bound to the test's connection, everything is rolled back after it."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        return bind or self.bind or super().get_bind(mapper, clause, bind, **kwargs)
-
-
-@pytest.fixture
-def db_session(app):
-    """Like tests/conftest.py's, but the rollback really undoes what the test committed."""
-    with app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        original = db.session
-        db.session = db._make_scoped_session({
-            "class_": ConnectionBoundSession, "bind": connection, "binds": {},
-            "join_transaction_mode": "create_savepoint",
-        })
-        try:
-            yield db.session
-        finally:
-            db.session.remove()
-            db.session = original
-            outer.rollback()
-            connection.close()
 
 
 class FreshRequestClient(FlaskClient):

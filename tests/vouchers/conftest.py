@@ -11,6 +11,7 @@ from shop.catalogue.models import Treatment
 from shop.money import Money
 from shop.vouchers import services
 from shop.vouchers.models import Voucher, VoucherTransaction
+from tests.carts.conftest import user_resolved_per_request  # noqa: F401  (each request its user)
 
 
 def issue_money(session, amount: int = 5000, **fields) -> services.IssuedVoucher:
@@ -77,3 +78,19 @@ def make_order(session, *, email: str = "buyer@example.com", user=None, token: s
     session.add(order)
     session.flush()
     return order
+
+
+def place_order(session, items, applied=(), email="buyer@example.com"):
+    """A pending order through the cart and checkout services (no Stripe involved): `items`
+    are (sku, extra add_item arguments), `applied` voucher codes."""
+    from shop.carts import services as carts
+    from shop.checkout import services as placing
+    from shop.vouchers import checkout
+
+    cart, _ = carts.create_cart(session=session, user=None)
+    for sku, extra in items:
+        carts.add_item(session=session, cart_id=cart.id, user=None, sku=sku, quantity=1, **extra)
+    for code in applied:
+        checkout.apply_code(session=session, cart_id=cart.id, user=None, code=code)
+    return placing.place_order(session=session, cart_id=cart.id, user=None, email=email,
+                               shipping_method="click-and-collect").order

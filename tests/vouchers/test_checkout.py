@@ -16,10 +16,11 @@ from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.vouchers import checkout, codes, purchases, services
 from shop.vouchers.models import Voucher, VoucherLineDetails
-from tests.carts.conftest import user_resolved_per_request  # noqa: F401
 from tests.carts.factories import make_variant
 from tests.fixtures.auth import bearer_for, make_user
-from tests.vouchers.conftest import assert_ledger_matches, issue_money, issue_treatment
+from tests.vouchers.conftest import (
+    assert_ledger_matches, issue_money, issue_treatment, place_order,
+)
 
 HYDRA = "GLW-GV-HYDRA-FACIAL"
 FIFTY = "GLW-GV-50"
@@ -184,23 +185,10 @@ def test_a_fully_covered_order_is_paid_without_stripe(client, db_session):
     assert {t.order_id for t in voucher.transactions[1:]} == {order["id"]}
 
 
-def _placed(session, items, applied=(), email="buyer@example.com"):
-    """A pending order through the cart and checkout services (no Stripe involved)."""
-    from shop.carts import services as carts
-
-    cart, _ = carts.create_cart(session=session, user=None)
-    for sku, extra in items:
-        carts.add_item(session=session, cart_id=cart.id, user=None, sku=sku, quantity=1, **extra)
-    for code in applied:
-        checkout.apply_code(session=session, cart_id=cart.id, user=None, code=code)
-    return placing.place_order(session=session, cart_id=cart.id, user=None, email=email,
-                               shipping_method="click-and-collect").order
-
-
 def test_holds_lower_the_amount_due_and_are_released_on_cancel(db_session):
     goods = make_variant(db_session, price=4000, stock=3)
     issued = issue_money(db_session, 2500)
-    order = _placed(db_session, [(goods.sku, {})], applied=[issued.code])
+    order = place_order(db_session, [(goods.sku, {})], applied=[issued.code])
     assert (order.total_amount, order.amount_due) == (4000, 1500)
     assert assert_ledger_matches(db_session, issued.voucher.id).held_amount == 2500
     orders.cancel_unpaid(session=db_session, order_id=order.id, reason="payment_failed")
@@ -212,7 +200,7 @@ def test_holds_lower_the_amount_due_and_are_released_on_cancel(db_session):
 def test_paid_order_captures_and_issues_exactly_once(db_session):
     goods = make_variant(db_session, price=4000, stock=3)
     issued = issue_money(db_session, 1000)
-    order = _placed(db_session, [(goods.sku, {}), (HYDRA, {"voucher": GIFT}),
+    order = place_order(db_session, [(goods.sku, {}), (HYDRA, {"voucher": GIFT}),
                                  (CUSTOM, {"amount": Money(6000, "GBP")})],
                     applied=[issued.code])
     assert order.amount_due == order.total_amount - 1000
@@ -255,7 +243,7 @@ def test_the_buyer_sees_the_codes_once_paid(client, db_session):
 def test_paid_after_the_holds_were_released_takes_the_share_again(db_session):
     goods = make_variant(db_session, price=4000, stock=3)
     issued = issue_money(db_session, 3000)
-    order = _placed(db_session, [(goods.sku, {})], applied=[issued.code])
+    order = place_order(db_session, [(goods.sku, {})], applied=[issued.code])
     orders.release_expired(session=db_session, order_id=order.id)
     assert assert_ledger_matches(db_session, issued.voucher.id).held_amount == 0
     orders.mark_paid(session=db_session, order_id=order.id, amount_received=1000,
@@ -269,7 +257,7 @@ def test_paid_late_when_the_voucher_was_spent_meanwhile_is_flagged(db_session):
     staff = make_user(db_session, role="staff")
     goods = make_variant(db_session, price=4000, stock=3)
     issued = issue_money(db_session, 3000)
-    order = _placed(db_session, [(goods.sku, {})], applied=[issued.code])
+    order = place_order(db_session, [(goods.sku, {})], applied=[issued.code])
     orders.release_expired(session=db_session, order_id=order.id)
     services.redeem_money(session=db_session, voucher=issued.voucher,
                           amount=issued.voucher.balance, note="spent at the till", staff=staff)
@@ -282,7 +270,7 @@ def test_paid_late_when_the_voucher_was_spent_meanwhile_is_flagged(db_session):
 
 def test_refunding_an_unused_voucher_purchase_voids_it_and_a_used_one_is_refused(db_session):
     staff = make_user(db_session, role="staff")
-    order = _placed(db_session, [(FIFTY, {}), (FIFTY, {})])
+    order = place_order(db_session, [(FIFTY, {}), (FIFTY, {})])
     orders.mark_paid(session=db_session, order_id=order.id, amount_received=order.amount_due,
                      reference="pi_v")
     first, second = purchases.bought_by(session=db_session, order_id=order.id)
@@ -299,7 +287,7 @@ def test_refunding_an_unused_voucher_purchase_voids_it_and_a_used_one_is_refused
 
 
 def test_a_disputed_payment_freezes_the_vouchers_it_bought(db_session):
-    order = _placed(db_session, [(FIFTY, {})])
+    order = place_order(db_session, [(FIFTY, {})])
     orders.mark_paid(session=db_session, order_id=order.id, amount_received=order.amount_due,
                      reference="pi_d")
     checkout.on_dispute(session=db_session, order=order)

@@ -18,9 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from shop.admin.catalogue.schemas import SKU_ERROR, SKU_PATTERN, SLUG_ERROR, SLUG_PATTERN
-from shop.admin.catalogue.services import (
-    category_snapshot,
-)
+from shop.admin.catalogue.services import category_snapshot
 from shop.catalogue.models import (
     ROUTINE_STEPS,
     SKIN_TYPES,
