@@ -62,6 +62,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "RECONCILE_AFTER_SECONDS": _int(env, "RECONCILE_AFTER_SECONDS", 120),
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP
         "REDIS_URL": env.get("REDIS_URL", ""),
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", ""),  # shops sharing a Redis
         "SMTP_URL": env.get("SMTP_URL", ""),
         "MAIL_FROM": env.get("MAIL_FROM", "GLOW Clinic <shop@aestheticsglow.example>"),
         "SMTP_TIMEOUT_SECONDS": _int(env, "SMTP_TIMEOUT_SECONDS", 30),

@@ -20,7 +20,8 @@ from shop.cli import SEED_DIR
 from shop.extensions import db
 from tests.fixtures.database import create_test_database, drop_test_database, wipe_all_tables
 
-pytest_plugins = ["tests.fixtures.auth", "tests.fixtures.smtp", "tests.fixtures.stripe"]
+pytest_plugins = ["tests.fixtures.auth", "tests.fixtures.smtp", "tests.fixtures.stripe",
+                  "tests.fixtures.processes"]
 
 TEST_DB = os.environ.get("SHOP_TEST_DB", "sqlite")
 

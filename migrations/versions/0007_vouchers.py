@@ -18,20 +18,23 @@ def _variant_voucher_columns():
     """Mark catalogue variants as vouchers. Added in place: no table rebuild on SQLite."""
     fk_name = "fk_product_variants_treatment_id_treatments"
     ck_name = "ck_product_variants_voucher_kind"
-    check = "voucher_kind IS NULL OR voucher_kind IN ('treatment', 'money')"
+    check = (
+        "voucher_kind IS NULL OR (voucher_kind = 'money' AND treatment_id IS NULL) "
+        "OR (voucher_kind = 'treatment' AND treatment_id IS NOT NULL)"
+    )
     if op.get_bind().dialect.name == "sqlite":
         # SQLite cannot add constraints later, only as part of the new column.
-        op.execute(
-            f"ALTER TABLE product_variants ADD COLUMN voucher_kind VARCHAR(20) "
-            f"CONSTRAINT {ck_name} CHECK ({check})"
-        )
         op.execute(
             f"ALTER TABLE product_variants ADD COLUMN treatment_id INTEGER "
             f"CONSTRAINT {fk_name} REFERENCES treatments (id)"
         )
+        op.execute(
+            f"ALTER TABLE product_variants ADD COLUMN voucher_kind VARCHAR(20) "
+            f"CONSTRAINT {ck_name} CHECK ({check})"
+        )
     else:
-        op.add_column("product_variants", sa.Column("voucher_kind", sa.String(20), nullable=True))
         op.add_column("product_variants", sa.Column("treatment_id", sa.Integer(), nullable=True))
+        op.add_column("product_variants", sa.Column("voucher_kind", sa.String(20), nullable=True))
         op.create_check_constraint(ck_name, "product_variants", check)
         op.create_foreign_key(fk_name, "product_variants", "treatments", ["treatment_id"], ["id"])
     op.add_column(

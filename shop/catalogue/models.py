@@ -141,7 +141,9 @@ class Variant(Base):
             name="compare_at_above_price",
         ),
         CheckConstraint(
-            "voucher_kind IS NULL OR voucher_kind IN ('treatment', 'money')", name="voucher_kind"
+            "voucher_kind IS NULL OR (voucher_kind = 'money' AND treatment_id IS NULL) "
+            "OR (voucher_kind = 'treatment' AND treatment_id IS NOT NULL)",
+            name="voucher_kind",
         ),
     )
 

@@ -62,9 +62,6 @@ class LocalStripe:
         """Forget every object, event and idempotency key (webhooks stay registered)."""
         self.http.delete(f"{self.url}/_config/data", timeout=5).raise_for_status()
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -105,7 +102,8 @@ def start(
                 break
     process.kill()
     process.wait(timeout=5)
-    raise LocalStripeError(f"localstripe did not start (exit code {process.returncode})")
+    raise LocalStripeError(f"localstripe did not start (exit code {process.returncode}); "
+                           "it comes with requirements-dev.txt")
 
 
 def _pythonpath() -> str:

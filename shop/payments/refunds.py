@@ -7,7 +7,6 @@ the Stripe call on purpose: refunds are rare and being exact matters more than s
 
 from __future__ import annotations
 
-import logging
 
 import stripe
 from sqlalchemy import func, select
@@ -19,7 +18,6 @@ from shop.orders.models import Order
 from shop.payments.client import as_dict, provider_errors, stripe_client
 from shop.payments.models import Payment, Refund
 
-log = logging.getLogger(__name__)
 NOT_COUNTING = ("failed", "canceled")
 AUTO_REFUND_REASON = "paid after the reservation expired and the stock was gone"
 

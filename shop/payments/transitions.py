@@ -9,7 +9,6 @@ cannot undo anything.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -21,7 +20,6 @@ from shop.payments import refunds
 from shop.payments.client import id_of
 from shop.payments.models import Payment
 
-log = logging.getLogger(__name__)
 
 # fn(*, session, order) -> None, run in the webhook's transaction when a card payment is
 # disputed (vouchers freezes the vouchers the order issued).
@@ -65,19 +63,17 @@ def advance(payment: Payment, status: str, error: str | None = None) -> bool:
 
 
 def _decline_reason(intent: dict) -> str:
+    """Why the last attempt failed, naming the attempt (its charge or payment method), so the
+    webhook and a sync reporting the same decline record it once."""
     error = intent.get("last_payment_error") or {}
     code = error.get("decline_code") or error.get("code") or "payment_failed"
     message = error.get("message") or "The payment failed."
-    return f"{code}: {message}"
+    attempt = id_of(error.get("charge")) or id_of(error.get("payment_method"))
+    return f"{code}: {message}" + (f" ({attempt})" if attempt else "")
 
 
-def apply_intent(*, session: Session, payment: Payment, intent: dict,
-                 failure_is_news: bool = False) -> None:
-    """Bring the order in line with the PaymentIntent's current (or reported) state.
-
-    `failure_is_news`: the caller reports a new failed attempt (a payment_failed event), to be
-    recorded even if the last attempt failed for the same reason.
-    """
+def apply_intent(*, session: Session, payment: Payment, intent: dict) -> None:
+    """Bring the order in line with the PaymentIntent's current (or reported) state."""
     status = intent.get("status")
     if status == "succeeded":
         received = intent.get("amount_received") or int(intent["amount"])
@@ -89,10 +85,9 @@ def apply_intent(*, session: Session, payment: Payment, intent: dict,
         if advance(payment, "canceled"):
             _cancel_order_if_current(session, payment, "payment_canceled")
     elif status == "requires_payment_method" and intent.get("last_payment_error"):
-        reason = _decline_reason(intent)
-        changed = advance(payment, "requires_payment_method", reason if failure_is_news else None)
-        if not payment.is_terminal and (failure_is_news or changed or payment.last_error != reason):
-            payment.last_error = reason
+        reason = _decline_reason(intent)[:500]
+        if not payment.is_terminal and payment.last_error != reason:
+            payment.status, payment.last_error = status, reason
             orders.record_payment_failure(session=session, order_id=payment.order_id,
                                           reason=reason)
     elif status:

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.db import utcnow
-from shop.errors import BadRequest
+from shop.errors import BadRequest, ServiceUnavailable
+from shop.orders import services as orders
 from shop.payments import refunds, transitions
 from shop.payments.client import as_dict, id_of, provider_errors, stripe_client
 from shop.payments.models import Payment, StripeEvent
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 def verify(payload: bytes, signature: str | None) -> dict:
     """The event, if Stripe signed this exact body recently with our endpoint's secret."""
     config = current_app.config
+    if not config["STRIPE_WEBHOOK_SECRET"]:  # an empty key would verify anyone's signature
+        raise ServiceUnavailable("Stripe webhooks are not configured here.",
+                                 code="webhook_not_configured")
     try:
         event = stripe.Webhook.construct_event(
             payload, signature, config["STRIPE_WEBHOOK_SECRET"],
@@ -36,10 +40,12 @@ def verify(payload: bytes, signature: str | None) -> dict:
     except stripe.SignatureVerificationError as exc:
         raise BadRequest("The Stripe-Signature header does not match this body.",
                          code="invalid_signature") from exc
-    except ValueError as exc:
+    except (ValueError, TypeError, AttributeError) as exc:  # signed, but not an event
         raise BadRequest("The body is not a Stripe event.", code="invalid_payload") from exc
     event = as_dict(event)
-    if not event.get("id") or not event.get("type") or "object" not in event.get("data", {}):
+    data = event.get("data")
+    if not (isinstance(event.get("id"), str) and isinstance(event.get("type"), str)
+            and isinstance(data, dict) and isinstance(data.get("object"), dict)):
         raise BadRequest("The body is not a Stripe event.", code="invalid_payload")
     return event
 
@@ -75,8 +81,7 @@ def _intent_failed(session: Session, intent: dict) -> None:
     # The snapshot says this attempt failed; a later attempt may already have succeeded,
     # which the payment's forward-only status keeps.
     if payment := _intent_payment(session, intent):
-        transitions.apply_intent(session=session, payment=payment, intent=intent,
-                                 failure_is_news=True)
+        transitions.apply_intent(session=session, payment=payment, intent=intent)
 
 
 def _intent_canceled(session: Session, intent: dict) -> None:
@@ -103,11 +108,15 @@ def _session_async_failed(session: Session, checkout: dict) -> None:
 
 
 def _locked_payment_for_intent(session: Session, intent_id: str | None) -> Payment | None:
-    """Locked, so a refund being sent for this payment right now commits before we look."""
-    if not intent_id:
+    """Locked (its order first, as everywhere), so a refund being sent for this payment right
+    now is committed before we look for it."""
+    payment = session.scalar(select(Payment).where(Payment.payment_intent_id == intent_id)) \
+        if intent_id else None
+    if payment is None:
         return None
-    return session.scalar(select(Payment).where(Payment.payment_intent_id == intent_id)
-                          .with_for_update())
+    orders.lock_order(session=session, order_id=payment.order_id)
+    return session.scalar(select(Payment).where(Payment.id == payment.id).with_for_update()
+                          .execution_options(populate_existing=True))
 
 
 def _intent_id_of_charge(charge_id: str | None) -> str | None:

@@ -67,7 +67,9 @@ def remove_code(*, session: Session, cart_id: str, user: User | None, code: str)
 def on_order_placed(*, session: Session, order, cart: Cart) -> None:
     """Checkout hook: snapshot voucher lines, hold the applied vouchers, lower the amount due."""
     purchases.copy_to_order(session=session, order=order, cart=cart)
-    vouchers = applied(session, cart.id)
+    now = utcnow()  # a voucher used up since it was applied pays nothing, as the cart showed
+    vouchers = [v for v in applied(session, cart.id)
+                if holds.usable_for_payment(v, order.currency, now)]
     if not vouchers:
         return
     voucher_lines = sum(line.line_total_amount for line in order.lines if line.kind == "voucher")

@@ -23,13 +23,12 @@ def copy_to_order(*, session: Session, order, cart: Cart) -> None:
     if [item.variant.sku for item in items] != [line.sku for line in lines]:
         raise RuntimeError(f"order {order.id}: voucher lines do not match the cart's")
     for item, line in zip(items, lines, strict=True):
-        details = item.voucher_details
+        details = item.voucher_details or VoucherLineDetails()  # (always there: add_to_cart)
         session.add(VoucherLineDetails(
-            order_line_id=line.id, recipient_name=details.recipient_name if details else "",
-            recipient_email=details.recipient_email if details else None,
-            message=details.message if details else "", send_on=details.send_on if details else None,
-            amount=details.amount if details else None, voucher_kind=item.variant.voucher_kind,
-            treatment_id=item.variant.treatment_id,
+            order_line_id=line.id, recipient_name=details.recipient_name or "",
+            recipient_email=details.recipient_email, message=details.message or "",
+            send_on=details.send_on, amount=details.amount,
+            voucher_kind=item.variant.voucher_kind, treatment_id=item.variant.treatment_id,
         ))
     session.flush()
 

@@ -3,7 +3,6 @@ idempotency key, and the limit of what was paid."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from shop.admin.models import OrderRefund
@@ -12,7 +11,6 @@ from shop.inventory.models import StockLevel, StockMovement
 from shop.money import Money
 from shop.orders import services as orders_services
 from shop.payments.models import Refund
-from shop.vouchers import holds
 from shop.vouchers import services as voucher_services
 from shop.vouchers.models import Voucher
 from tests.admin.factories import make_variant, paid_card_order, place_order, refund
@@ -136,19 +134,8 @@ def test_refund_requests_are_validated(client, admin, db_session):
         assert field in response.json["errors"], (body, response.json)
 
 
-@pytest.fixture
-def vouchers_credit_back(monkeypatch):
-    """The contract: the vouchers domain listens on orders.on_refund and credits back (up to)
-    the amount it is given. Until it registers itself, this test registers the same call."""
-    if not orders_services.on_refund:
-        def credit_back(*, session, order, amount):
-            holds.credit_back(session=session, order=order, amount=amount)
-
-        monkeypatch.setattr(orders_services, "on_refund", [credit_back])
-
-
-def test_gift_vouchers_are_credited_back_first_then_the_card(
-        client, admin, db_session, use_localstripe, vouchers_credit_back):
+def voucher_paid_order(client, db_session, localstripe) -> tuple[dict, object]:
+    """2200 of goods: a 1000 gift voucher, the card the other 1200."""
     issued = voucher_services.issue(session=db_session, kind="money",
                                     value=Money(1000, GBP))
     variant = make_variant(db_session, price=1100, stock=10)
@@ -159,9 +146,17 @@ def test_gift_vouchers_are_credited_back_first_then_the_card(
     body = client.post(f"/api/v1/carts/{cart_id}/checkout", json={
         "email": "buyer@example.com", "shipping_method": "click-and-collect"}).json
     assert body["order"]["totals"]["amount_due"] == money(1200)
-    use_localstripe.pay(body["payment"]["client_secret"])
+    localstripe.pay(body["payment"]["client_secret"])
+    client.post(f"/api/v1/orders/{body['order']['id']}/sync"
+                f"?access_token={body['access_token']}")
+    return body, issued
+
+
+def test_gift_vouchers_are_credited_back_first_then_the_card(
+        client, admin, db_session, use_localstripe):
+    """The voucher part goes through orders.on_refund, where the vouchers domain credits it."""
+    body, issued = voucher_paid_order(client, db_session, use_localstripe)
     order_id = body["order"]["id"]
-    client.post(f"/api/v1/orders/{order_id}/sync?access_token={body['access_token']}")
     first = refund(client, admin, order_id, amount=money(1500))
     assert first.status_code == 201, first.json
     assert first.json["voucher_amount"] == money(1000)
@@ -213,3 +208,12 @@ def test_cancelling_an_order_the_customer_just_paid_settles_it_instead(
     detail = client.get(f"/api/v1/admin/orders/{body['order']['id']}",
                         headers=staff.headers).json
     assert detail["status"] == "paid"
+
+
+def test_no_voucher_listener_means_no_voucher_refund(client, admin, db_session, use_localstripe,
+                                                   monkeypatch):
+    body, _ = voucher_paid_order(client, db_session, use_localstripe)
+    monkeypatch.setattr(orders_services, "on_refund", [])
+    response = refund(client, admin, body["order"]["id"], amount=money(300))
+    assert response.status_code == 409 and response.json["code"] == "voucher_credit_unavailable"
+    assert stripe_refunds(use_localstripe, body["payment"]["payment_intent_id"]) == []

@@ -18,8 +18,10 @@ from tests.payments.helpers import (
     event_types,
     order_with_intent,
     payment_of,
+    post_event,
     reload_order,
     sales_of,
+    stripe_event,
 )
 
 
@@ -53,12 +55,19 @@ def test_sync_before_paying_changes_nothing_and_a_decline_shows_why(
     waiting = sync(client, order_id, token=token).json
     assert waiting["order"]["status"] == "pending_payment"
     assert waiting["payment"]["status"] == "requires_payment_method"
-    use_localstripe.pay(body["payment"]["client_secret"], card=CARD_DECLINED)
+    attempt = use_localstripe.pay(body["payment"]["client_secret"], card=CARD_DECLINED)
     declined = sync(client, order_id, token=token).json
     assert declined["order"]["status"] == "pending_payment"
-    assert declined["payment"]["last_error"] == "card_declined: Your card was declined."
+    assert declined["payment"]["last_error"] == \
+        f"card_declined: Your card was declined. ({attempt['latest_charge']['id']})"
     sync(client, order_id, token=token)
+    # its webhook reports the same decline: still recorded once
+    failed = stripe_event(use_localstripe, "payment_intent.payment_failed", attempt["id"])
+    assert post_event(client, failed, "whsec_test_secret").json["duplicate"] is False
     assert event_types(reload_order(db_session, order_id)).count("payment_failed") == 1
+    use_localstripe.pay(body["payment"]["client_secret"], card=CARD_DECLINED)  # a new attempt
+    sync(client, order_id, token=token)
+    assert event_types(reload_order(db_session, order_id)).count("payment_failed") == 2
 
 
 def test_only_the_owner_or_the_token_holder_may_sync(client, db_session, use_localstripe):

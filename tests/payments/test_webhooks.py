@@ -89,8 +89,19 @@ def test_a_bad_signature_is_refused_and_changes_nothing(client, db_session, paid
     assert event_rows(db_session) == 0
 
 
-def test_a_signed_body_that_is_not_an_event_is_refused(client, db_session, use_localstripe):
-    response = post_event(client, b'{"hello": "world"}', SECRET)
+def test_without_a_configured_secret_nothing_is_accepted(client, db_session, app, monkeypatch):
+    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", "")
+    body = event_body("payment_intent.succeeded", {"id": "pi_x", "status": "succeeded"})
+    response = post_event(client, body, "")  # signed with the empty key itself
+    assert response.status_code == 503 and response.json["code"] == "webhook_not_configured"
+    assert event_rows(db_session) == 0
+
+
+@pytest.mark.parametrize("body", [b'{"hello": "world"}', b"[]", b'"text"', b"not json",
+                                  b'{"id": "evt_1", "type": "x", "data": "y"}',
+                                  b'{"id": "evt_1", "type": "x", "data": {"object": 1}}'])
+def test_a_signed_body_that_is_not_an_event_is_refused(client, db_session, body):
+    response = post_event(client, body, SECRET)
     assert response.status_code == 400 and response.json["code"] == "invalid_payload"
     assert event_rows(db_session) == 0
 
@@ -119,7 +130,8 @@ def test_a_decline_keeps_the_order_payable_and_records_why(client, db_session,
     assert "payment_failed" in event_types(order)
     payment = payment_of(db_session, order.id)
     assert payment.status == "requires_payment_method"
-    assert payment.last_error == "card_declined: Your card was declined."
+    assert payment.last_error == \
+        f"card_declined: Your card was declined. ({intent['latest_charge']['id']})"
 
 
 @pytest.mark.parametrize("order_of_arrival", ["in_order", "reversed"])

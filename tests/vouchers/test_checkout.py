@@ -313,3 +313,28 @@ def test_claiming_a_guest_cart_keeps_voucher_lines_and_codes(client, db_session)
     names = set(db_session.scalars(select(VoucherLineDetails.recipient_name).where(
         VoucherLineDetails.cart_item_id.in_([line["id"] for line in voucher_lines(cart)]))))
     assert names == {"Guest gift", "Own gift"}
+
+
+def test_a_voucher_used_up_since_it_was_applied_pays_nothing(client, db_session):
+    goods = make_variant(db_session, price=3000, stock=3)
+    issued = issue_money(db_session, 1000)
+    cart_id = new_cart(client)
+    add(client, cart_id, goods.sku)
+    apply(client, cart_id, issued.code)
+    services.redeem_money(session=db_session, voucher=issued.voucher, amount=Money(1000, "GBP"),
+                          note="spent at the clinic", staff=make_user(db_session, role="staff"))
+    cart = client.get(f"/api/v1/carts/{cart_id}").json
+    assert cart["vouchers"]["applied"][0]["usable"] is False
+    assert cart["vouchers"]["amount_due"] == cart["totals"]["total"]
+    order = placing.place_order(session=db_session, cart_id=cart_id, user=None,
+                                email="b@example.com", shipping_method="click-and-collect").order
+    assert order.amount_due == order.total_amount
+
+
+def test_the_vouchers_domain_listens_on_every_hook():
+    from shop.payments import services as payments
+
+    assert checkout.on_order_placed in placing.on_order_placed
+    assert checkout.on_paid in orders.on_paid and checkout.on_cancel in orders.on_cancel
+    assert checkout.on_refund in orders.on_refund
+    assert checkout.on_dispute in payments.on_dispute

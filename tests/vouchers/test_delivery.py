@@ -6,7 +6,6 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import segno
-from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
 

@@ -108,3 +108,34 @@ def test_a_treatment_voucher_is_redeemed_once_by_two_tills(app, app_config, comm
             assert sorted(result.result() for result in results) == [201, 409]
             voucher, total, _held = _ledger_state(app, voucher_id)
             assert voucher.status == "redeemed" and voucher.balance_amount == total == 0
+
+
+def test_paid_reported_twice_at_once_issues_each_voucher_once(app, committed):
+    """The webhook and the app's sync call mark the same order paid at the same moment."""
+    from shop.orders import services as orders
+    from shop.vouchers import purchases
+    from tests.vouchers.conftest import place_order
+
+    with app.app_context():
+        order = place_order(db.session, [("GLW-GV-50", {}), ("GLW-GV-HYDRA-FACIAL", {})])
+        order_id, due = order.id, order.amount_due
+        db.session.commit()
+        db.session.remove()
+    barrier = threading.Barrier(2)
+
+    def mark_paid(reference: str) -> bool:
+        with app.app_context():
+            barrier.wait()
+            result = orders.mark_paid(session=db.session, order_id=order_id,
+                                      amount_received=due, reference=reference)
+            db.session.commit()
+            db.session.remove()
+            return result.changed
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        changed = list(pool.map(mark_paid, ["webhook", "sync"]))
+    assert sorted(changed) == [False, True]
+    with app.app_context():
+        bought = purchases.bought_by(session=db.session, order_id=order_id)
+        assert sorted(v.kind for v in bought) == ["money", "treatment"]
+        db.session.remove()

@@ -344,3 +344,12 @@ def test_ledger_rows_carry_the_running_balance(db_session, staff):
         VoucherTransaction.voucher_id == voucher.id).order_by(VoucherTransaction.id)).all()
     assert [(r.kind, r.amount, r.balance_after) for r in rows] == [
         ("issue", 1000, 1000), ("debit", -400, 600)]
+
+
+def test_a_treatment_voucher_variant_must_name_its_treatment(db_session):
+    from sqlalchemy.exc import IntegrityError
+
+    variant = db_session.scalar(select(Variant).where(Variant.sku == "GLW-GV-HYDRA-FACIAL"))
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        variant.treatment_id = None
+        db_session.flush()

@@ -1,0 +1,85 @@
+"""The bench's Markdown: one table per run, the targets from issue 7 checked against it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bench.load import Result
+
+
+def row(key: str, name: str, result: Result, bare: Result, ceiling: Result | None = None) -> dict:
+    return {"key": key, "name": name, "result": result,
+            "vs_bare": result.rps / bare.rps if bare.rps else 0.0,
+            "vs_ceiling": result.rps / ceiling.rps if ceiling and ceiling.rps else None,
+            "ceiling": ceiling}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _line(r: dict) -> str:
+    res: Result = r["result"]
+    vs_ceiling = "" if r["vs_ceiling"] is None else f"{100 * r['vs_ceiling']:.0f}%"
+    return (f"| {r['name']} | {res.rps:,.0f} | {_ms(res.p50)} | {_ms(res.p99)} | "
+            f"{100 * r['vs_bare']:.1f}% | {vs_ceiling} | {res.errors} | {res.note} |")
+
+
+TARGETS = (
+    ("list-repeat", "catalogue page, repeat: ≥ 60% of bare Flask req/s",
+     lambda r: r["vs_bare"] >= 0.60),
+    ("list-repeat", "catalogue page, repeat: p99 < 15 ms",
+     lambda r: r["result"].p99 is not None and r["result"].p99 < 15),
+    ("list-miss", "catalogue page, cache miss: ≥ 10% of bare Flask req/s",
+     lambda r: r["vs_bare"] >= 0.10),
+    ("checkout", "checkout: ≥ 70% of localstripe's bare PaymentIntent rate",
+     lambda r: r["vs_ceiling"] is not None and r["vs_ceiling"] >= 0.70),
+    ("checkout", "checkout: ≥ 100 checkouts/s on PostgreSQL",
+     lambda r: r["result"].rps >= 100),
+)
+
+
+def targets(rows: list[dict]) -> list[str]:
+    by_key = {r["key"]: r for r in rows}
+    lines = []
+    for key, text, met in TARGETS:
+        if key in by_key:
+            lines.append(f"- {'met' if met(by_key[key]) else '**NOT met**'}: {text}")
+    return lines
+
+
+def table(rows: list[dict], machine: str, products: int) -> str:
+    lines = [
+        f"# Benchmark {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"{machine} Catalogue: the seed plus {products:,} synthetic products.",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | vs bare Flask | vs localstripe | errors | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+        *(_line(r) for r in rows),
+        "",
+        "Targets (issue 7):",
+        "",
+        *targets(rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def scaling_table(results: dict[int, list[dict]], machine: str) -> str:
+    keys = [r["key"] for r in next(iter(results.values())) if r["key"] != "bare"]
+    names = {r["key"]: r["name"] for rows in results.values() for r in rows}
+    header = "| products | " + " | ".join(f"{names[k]}: req/s, p50, p99 ms" for k in keys) + " |"
+    lines = [
+        f"# Scaling {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        machine,
+        "",
+        header,
+        "|---:|" + "---:|" * len(keys),
+    ]
+    for size, rows in results.items():
+        by_key = {r["key"]: r["result"] for r in rows}
+        cells = [f"{by_key[k].rps:,.0f}, {_ms(by_key[k].p50)}, {_ms(by_key[k].p99)}"
+                 if k in by_key else "-" for k in keys]
+        lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

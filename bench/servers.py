@@ -1,0 +1,115 @@
+"""What a bench run stands up: a fresh PostgreSQL database, gunicorn servers, localstripe."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SERVER_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+WEBHOOK_SECRET = "whsec_bench_secret"
+STRIPE_SECRET_KEY = "sk_test_bench"
+# Production mode (HSTS, JSON logs off the hot path at WARNING) with throwaway secrets. The
+# catalogue response cache keeps its default. Rate limits: none of the benchmarked routes
+# carries one, and the per-IP limits that exist (sign-in, order sync, voucher look-ups) are
+# raised so that nothing a scenario might touch is ever refused.
+SHOP_ENV = {
+    "SHOP_ENV": "production",
+    "SECRET_KEY": "bench-secret-key-not-for-production",
+    "VOUCHER_KEY": "bench-voucher-key-not-for-production",
+    "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_bench",
+    "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "STRIPE_MAX_RETRIES": "0",
+    "LOG_LEVEL": "WARNING",
+    "LOG_JSON": "false",
+    "ORDER_SYNC_RATE_LIMIT": "1000000 per second",
+    "LOGIN_RATE_LIMIT": "1000000 per second",
+    "VOUCHER_LOOKUP_RATE_LIMIT": "1000000 per second",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create `name` on the bench server; its SQLAlchemy URL."""
+    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def vacuum_analyze(database_url: str) -> None:
+    """Fresh planner statistics after the bulk seed, as autovacuum would leave them."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def shop_environment(database_url: str, stripe_url: str) -> dict:
+    return {**os.environ, **SHOP_ENV, "DATABASE_URL": database_url,
+            "STRIPE_API_BASE": stripe_url, "FLASK_APP": "wsgi:app"}
+
+
+def flask(env: dict, *args: str) -> None:
+    subprocess.run([str(BIN / "flask"), *args], env=env, cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+@contextmanager
+def gunicorn(env: dict, target: str, workers: int, health_path: str):
+    """Serve `target` with gunicorn sync workers on a free loopback port; yield its base URL."""
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
+               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + health_path)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@contextmanager
+def localstripe(log_path: Path):
+    """localstripe on a free loopback port, started by the shop's own launcher."""
+    from shop.payments import devstripe
+
+    with open(log_path, "w") as log:
+        running = devstripe.start(stderr=log)
+        try:
+            yield running
+        finally:
+            running.stop()
