@@ -90,6 +90,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         "CATALOGUE_CACHE_SECONDS": _int(env, "CATALOGUE_CACHE_SECONDS", 60),
         "CATALOGUE_RESPONSE_CACHE_SECONDS": _int(env, "CATALOGUE_RESPONSE_CACHE_SECONDS", 5),
+        "CATALOGUE_VERSION_CHECK_MS": _int(env, "CATALOGUE_VERSION_CHECK_MS", 200),
         "RESERVATION_MINUTES": _int(env, "RESERVATION_MINUTES", 15),
         "CART_LINE_MAX_QUANTITY": _int(env, "CART_LINE_MAX_QUANTITY", 10),
         "CART_MAX_LINES": _int(env, "CART_MAX_LINES", 50),

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -145,7 +146,33 @@ def unexpected_error_to_problem(error: Exception) -> Response:
     return problem(500, "internal_error", "Something went wrong on our side.")
 
 
+def database_error_to_problem(error: Exception) -> Response:
+    """A lost or refused database connection (dropped, restarted, pool exhausted, statement
+    cancelled) is the server's transient trouble: 503 so clients retry, not a 500. Other
+    driver errors (constraint violations the code did not expect) stay 500s."""
+    unavailable = isinstance(error, (sa_exc.OperationalError, sa_exc.TimeoutError)) or (
+        isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+    )
+    if not unavailable:
+        return unexpected_error_to_problem(error)
+    from shop.extensions import db  # errors.py is imported by the extensions' modules
+
+    try:
+        db.session.rollback()  # after_request hooks may still use the session
+    except Exception:  # the connection is gone: the session is discarded at teardown anyway
+        pass
+    cause = getattr(error, "orig", None) or error
+    # The driver's message only: SQLAlchemy's own text carries the statement's parameters.
+    first_line = (str(cause).splitlines() or [""])[0][:200]
+    log.warning("database unavailable: %s: %s", type(cause).__name__, first_line)
+    return problem(503, "database_unavailable",
+                   "The database is not reachable right now; try again shortly.",
+                   headers={"Retry-After": "2"})
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ShopError, shop_error_to_problem)
+    app.register_error_handler(sa_exc.DBAPIError, database_error_to_problem)
+    app.register_error_handler(sa_exc.TimeoutError, database_error_to_problem)
     app.register_error_handler(HTTPException, http_exception_to_problem)
     app.register_error_handler(Exception, unexpected_error_to_problem)

@@ -4,12 +4,32 @@ from flask_cors import CORS
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.exc import DBAPIError
 
 from shop.api import ShopApi
 from shop.db import Base
 from shop.ratelimits import ShopLimiter
 
-db = SQLAlchemy(model_class=Base)
+
+class ShopSQLAlchemy(SQLAlchemy):
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        """End the request's session even when its connection died after the response was
+        made (a database restart, a killed backend): the rollback that closing does would
+        raise out of Flask as a bare 500 and leave the broken session registered for a later
+        request whose app context reuses the id. Such a connection is invalidated instead."""
+        registry = self.session.registry
+        if not registry.has():
+            return
+        session = registry()
+        try:
+            session.close()
+        except DBAPIError:
+            session.invalidate()
+        finally:
+            registry.clear()
+
+
+db = ShopSQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = ShopApi()
 cors = CORS()

@@ -59,6 +59,15 @@ def test_same_idempotency_key_and_parameters_return_the_first_result(localstripe
     assert again.last_response.headers.get("Idempotent-Replayed") == "true"
 
 
+def test_idempotency_compares_parameters_not_their_encoding_order(localstripe):
+    key = {"Idempotency-Key": f"ext-test-{time.time_ns()}"}
+    first = localstripe.http.post(f"{localstripe.url}/v1/customers", headers=key,
+                                  data=[("email", "x@example.com"), ("name", "X")], timeout=5)
+    again = localstripe.http.post(f"{localstripe.url}/v1/customers", headers=key,
+                                  data=[("name", "X"), ("email", "x@example.com")], timeout=5)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
 def test_same_idempotency_key_with_other_parameters_is_refused(localstripe):
     options = {"idempotency_key": f"ext-test-{time.time_ns()}"}
     localstripe.client.v1.payment_intents.create(
@@ -91,6 +100,12 @@ def test_a_declined_intent_can_be_paid_with_another_card(localstripe):
     assert retried["amount_received"] == 1500
     assert wait_for_events(localstripe, "payment_intent.payment_failed", intent.id)
     assert wait_for_events(localstripe, "payment_intent.succeeded", intent.id)
+
+
+def test_the_generic_decline_card_is_declined(localstripe):
+    declined = localstripe.pay(new_intent(localstripe).client_secret, card="4000000000000002")
+    assert declined["status"] == "requires_payment_method"
+    assert declined["last_payment_error"]["code"] == "card_declined"
 
 
 def test_an_unpaid_intent_has_received_nothing(localstripe):

@@ -322,3 +322,10 @@ def test_nobody_else_can_resend(client, db_session, customer_headers, who):
                            headers=headers)
     assert response.status_code == 404
     assert _outbox_to(db_session, "nope@example.com") == []
+
+
+def test_seeding_again_changes_nothing(db_session):
+    from shop.cli import SEED_DIR
+    from shop.vouchers.seed import load_voucher_catalogue
+
+    assert load_voucher_catalogue(session=db_session, seed_dir=SEED_DIR) == 0

@@ -159,3 +159,11 @@ def test_no_reminder_for_spent_or_void_vouchers(db_session):
     services.void(session=db_session, voucher=issued.voucher, reason="test", staff=staff)
     jobs.send_expiry_reminders(session=db_session, now=utcnow())
     assert outbox(db_session, "gone@example.com") == []
+
+
+def test_the_worker_runs_the_voucher_jobs():
+    from shop.worker import load_jobs
+
+    jobs_by_name = load_jobs()
+    assert jobs_by_name["vouchers.expire"].fn is jobs.expire_vouchers
+    assert jobs_by_name["vouchers.expiry_reminders"].fn is jobs.send_expiry_reminders
