@@ -12,12 +12,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-from functools import lru_cache
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from shop import crypto
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
@@ -25,7 +21,6 @@ GROUP = 4
 # Crockford's decoding rules: read the look-alikes as the symbols they resemble.
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _IGNORED = str.maketrans("", "", " -\t\r\n")
-_NONCE_BYTES = 12
 _AAD = b"shop:voucher-code:v1"
 
 
@@ -56,11 +51,8 @@ def last4(code: str) -> str:
     return code[-GROUP:]
 
 
-@lru_cache(maxsize=8)
 def _derive(secret: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"shop-vouchers", info=purpose).derive(
-        secret.encode()
-    )
+    return crypto.derive_key(secret, salt=b"shop-vouchers", info=purpose)
 
 
 def lookup_hash(code: str, *, secret: str) -> str:
@@ -72,15 +64,12 @@ def lookup_hash(code: str, *, secret: str) -> str:
 def encrypt(code: str, *, secret: str) -> str:
     """AES-256-GCM with a random nonce; stored as base64(nonce || ciphertext || tag)."""
     key = _derive(secret, b"voucher code encryption v1")
-    nonce = secrets.token_bytes(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, normalise(code).encode(), _AAD)
-    return base64.b64encode(nonce + sealed).decode("ascii")
+    return base64.b64encode(crypto.seal(key, normalise(code).encode(), aad=_AAD)).decode("ascii")
 
 
 def decrypt(token: str, *, secret: str) -> str:
     key = _derive(secret, b"voucher code encryption v1")
-    raw = base64.b64decode(token)
     try:
-        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _AAD).decode()
-    except InvalidTag as exc:
+        return crypto.unseal(key, base64.b64decode(token), aad=_AAD).decode()
+    except crypto.UnsealError as exc:
         raise CodeDecryptionError("voucher code cannot be decrypted with this VOUCHER_KEY") from exc
