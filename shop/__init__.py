@@ -87,6 +87,9 @@ def _derive_settings(app: Flask) -> None:
         app.config.setdefault(
             "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10}
         )
+    # A logged database error must not carry its statement's values (tokens, stored replies).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "hide_parameters": True, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
 
 
 def _register_blueprints(app: Flask) -> None:

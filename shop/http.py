@@ -83,7 +83,8 @@ def make_cacheable(response: Response, max_age: int) -> Response:
         return response
     response.add_etag()
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    response.headers["Vary"] = "Accept, Accept-Encoding, Authorization"
+    # Origin: the CORS headers differ per origin, and shared caches keep these responses.
+    response.headers["Vary"] = "Accept, Accept-Encoding, Authorization, Origin"
     return response.make_conditional(request)
 
 

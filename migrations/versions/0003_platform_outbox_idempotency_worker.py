@@ -22,6 +22,7 @@ def upgrade():
     sa.Column('subject', sa.String(length=998), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('html', sa.Text(), nullable=True),
+    sa.Column('sealed', sa.Boolean(), nullable=False),
     sa.Column('dedupe_key', sa.String(length=255), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),

@@ -58,9 +58,14 @@ def _start_payment(order: Order, data: dict) -> dict:
 @blp.arguments(schemas.CheckoutSchema)
 @blp.response(201, schemas.CheckoutResultSchema)
 @blp.alt_response(409, description="cart_not_purchasable, insufficient_stock, cart_not_open")
+@blp.alt_response(422, description="validation_error, return_url_not_allowed")
 @blp.alt_response(503, description="payment_provider_unavailable (the order is cancelled)")
 def checkout(data: dict, cart_id: str):
     """Place the order, reserve its stock, and start the payment for the amount due."""
+    payments.check_return_urls(  # before anything is written: a bad URL makes no order
+        flow=data["payment_flow"], success_url=data.get("success_url"),
+        cancel_url=data.get("cancel_url"),
+    )
     placed = services.place_order(
         session=db.session, cart_id=cart_id, user=current_user(), email=data.get("email"),
         shipping_method=data.get("shipping_method"),

@@ -1,4 +1,5 @@
-"""The email outbox: one row per message, its attachments stored beside it."""
+"""The email outbox: one row per message, its attachments stored beside it (encrypted for
+a sealed message)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class OutboxEmail(Base):
     subject: Mapped[str] = mapped_column(String(998))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
+    # Sealed: text, html and attachment data are encrypted (see sealing.py) and removed after
+    # the email is sent.
+    sealed: Mapped[bool] = mapped_column(default=False)
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.db import is_postgresql, utcnow
+from shop.notifications import sealing
 from shop.notifications.models import OutboxAttachment, OutboxEmail
 from shop.notifications.smtp import SmtpMailer
 
@@ -61,8 +62,13 @@ def enqueue_email(
     attachments: Sequence[Attachment] = (),
     send_after: datetime | None = None,
     dedupe_key: str | None = None,
+    sealed: bool = False,
 ) -> OutboxEmail:
-    """Write an outbox row in the caller's transaction. Nothing is sent here, ever."""
+    """Write an outbox row in the caller's transaction. Nothing is sent here, ever.
+
+    `sealed`: the text, html and attachments are stored encrypted (they carry secrets such
+    as voucher codes) and removed once the email is sent.
+    """
     envelope_recipient(to)
     if "\r" in subject or "\n" in subject:
         raise ValueError("an email subject cannot contain line breaks")
@@ -70,13 +76,18 @@ def enqueue_email(
         existing = _by_dedupe_key(session, dedupe_key)
         if existing is not None:
             return existing
+    message_id = _new_message_id()
+    content = sealing.Content(
+        text, html, tuple((a.filename, a.content_type, a.data) for a in attachments))
+    if sealed:
+        content = sealing.seal(content, message_id=message_id, key=sealing.outbox_key())
     email = OutboxEmail(
-        message_id=_new_message_id(), to=to, subject=subject, text=text, html=html,
-        dedupe_key=dedupe_key, status="pending", attempts=0,
+        message_id=message_id, to=to, subject=subject, text=content.text, html=content.html,
+        sealed=sealed, dedupe_key=dedupe_key, status="pending", attempts=0,
         next_attempt_at=send_after or utcnow(),
         attachments=[
-            OutboxAttachment(filename=a.filename, content_type=a.content_type, data=a.data)
-            for a in attachments
+            OutboxAttachment(filename=filename, content_type=content_type, data=data)
+            for filename, content_type, data in content.attachments
         ],
     )
     try:
@@ -102,20 +113,21 @@ def envelope_recipient(to: str) -> str:
 
 
 def build_message(email: OutboxEmail, *, sender: str) -> EmailMessage:
+    """The MIME message; a sealed email is opened here, in memory only."""
+    content = sealing.content_of(email)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = email.to
     message["Subject"] = email.subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = email.message_id
-    message.set_content(email.text)
-    if email.html:
-        message.add_alternative(email.html, subtype="html")
-    for attachment in email.attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
+    message.set_content(content.text)
+    if content.html:
+        message.add_alternative(content.html, subtype="html")
+    for filename, content_type, data in content.attachments:
+        maintype, _, subtype = content_type.partition("/")
         message.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
-            filename=attachment.filename,
+            data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename,
         )
     return message
 
@@ -153,7 +165,9 @@ def send_due_emails(
         try:
             message = build_message(email, sender=sender)
             recipients = [envelope_recipient(email.to)]
-        except (ValueError, TypeError) as exc:  # the row itself is unsendable: no retry helps
+        except (ValueError, TypeError) as exc:
+            # Unsendable as stored (a bad address, or sealed content this VOUCHER_KEY cannot
+            # open): no automatic retry helps. A sealed row keeps its content for staff.
             record_failure(email, exc, now=now, policy=policy, permanent=True)
             session.commit()
             continue
@@ -166,6 +180,8 @@ def send_due_emails(
         email = session.get(OutboxEmail, email_id)
         if error is None:
             email.status, email.sent_at = "sent", utcnow()
+            if email.sealed:
+                sealing.discard_content(email)
         else:
             record_failure(email, error, now=now, policy=policy, permanent=permanent)
         session.commit()

@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 SESSION_MIN_LIFETIME = timedelta(minutes=31)
 SESSION_MAX_LIFETIME = timedelta(hours=23, minutes=59)
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
+# Stripe refuses card charges below these (docs.stripe.com: minimum and maximum charge amounts).
+MINIMUM_CHARGE = {"GBP": 30, "EUR": 50, "USD": 50}
+
+
+def minimum_charge(currency: str) -> int:
+    """The smallest amount the card may be asked to pay, in minor units."""
+    return MINIMUM_CHARGE.get(currency.upper(), 50)
 
 
 def allowed_origins(config) -> list[str]:

@@ -19,6 +19,7 @@ from shop.catalogue.models import Variant
 from shop.db import utcnow
 from shop.errors import ValidationFailed
 from shop.money import Money
+from shop.payments import services as payments
 from shop.vouchers import delivery, holds, services
 from shop.vouchers.models import CartVoucher, Voucher, VoucherLineDetails
 
@@ -109,15 +110,29 @@ def coverable(total: Money, voucher_lines_total: int) -> int:
     return max(total.amount - voucher_lines_total, 0)
 
 
+def payable_by_vouchers(total: Money, voucher_lines_total: int, available: int) -> int:
+    """How much of an order the vouchers pay: all they can, except that what is left for the
+    card is never a positive amount below the minimum Stripe will charge."""
+    share = min(coverable(total, voucher_lines_total), available)
+    floor = payments.minimum_charge(total.currency)
+    if 0 < total.amount - share < floor:
+        share = max(total.amount - floor, 0)
+    return share
+
+
 def cart_summary(cart: Cart, priced) -> dict:
     """The cart view's `vouchers`: each applied voucher, what it would pay, what is left due."""
     session = object_session(cart)
     now = utcnow()
     voucher_lines = sum(p.line_total.amount for p in priced.lines if p.line.kind == "voucher")
-    remaining = coverable(priced.total, voucher_lines)
+    vouchers = applied(session, cart.id) if session is not None else []
+    usable_ids = {v.id for v in vouchers if holds.usable_for_payment(v, priced.currency, now)}
+    remaining = payable_by_vouchers(
+        priced.total, voucher_lines, sum(v.available.amount for v in vouchers if v.id in usable_ids)
+    )
     rows, covered = [], 0
-    for voucher in applied(session, cart.id) if session is not None else []:
-        usable = holds.usable_for_payment(voucher, priced.currency, now)
+    for voucher in vouchers:
+        usable = voucher.id in usable_ids
         share = min(voucher.available.amount, remaining) if usable else 0
         remaining -= share
         covered += share

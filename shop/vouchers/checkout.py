@@ -22,7 +22,7 @@ from shop.orders import services as orders
 from shop.payments import services as payments
 from shop.payments.models import Refund
 from shop.vouchers import holds, purchases, services
-from shop.vouchers.cart import applied, coverable
+from shop.vouchers.cart import applied, payable_by_vouchers
 from shop.vouchers.models import CartVoucher, VoucherTransaction
 
 MAX_VOUCHERS_PER_CART = 5
@@ -75,7 +75,8 @@ def on_order_placed(*, session: Session, order, cart: Cart) -> None:
     voucher_lines = sum(line.line_total_amount for line in order.lines if line.kind == "voucher")
     held = holds.hold_vouchers(
         session=session, order=order, vouchers=vouchers,
-        limit=coverable(Money(order.total_amount, order.currency), voucher_lines),
+        limit=payable_by_vouchers(Money(order.total_amount, order.currency), voucher_lines,
+                                  sum(voucher.available.amount for voucher in vouchers)),
     )
     order.amount_due = order.total_amount - held
     orders.add_event(order, "vouchers_held", amount=held,

@@ -1,6 +1,7 @@
 """Voucher emails: delivery with a printable PDF (code as text and as a QR code), resends,
 and expiry reminders. Everything goes through the outbox, so nothing is sent before the
 transaction that issued the voucher commits, and the worker retries when SMTP is down.
+Emails carrying a code are sealed: encrypted while they wait, their content removed once sent.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _queue_voucher_email(session: Session, voucher: Voucher, *, send_at: datetim
             f"glow-gift-voucher-{voucher.code_last4}.pdf", "application/pdf",
             render_pdf(voucher, code),
         )],
-        send_after=send_at, dedupe_key=dedupe_key,
+        send_after=send_at, dedupe_key=dedupe_key, sealed=True,  # the full code is in it
     )
     return True
 
@@ -163,7 +164,8 @@ def resend_for_order(*, session: Session, order_id: int, voucher_id: int) -> Vou
 
 
 def queue_reminder(*, session: Session, voucher: Voucher, days: int, threshold: int) -> None:
-    """"Your voucher expires in N days": no code in it, only its last four characters.
+    """"Your voucher expires in N days": no code in it, only its last four characters, so it
+    is not sealed.
 
     Sent once per threshold (30, 7) and expiry date: an extended voucher is reminded again.
     """

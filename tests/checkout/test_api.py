@@ -153,14 +153,14 @@ def test_a_customers_cart_cannot_be_checked_out_by_someone_else(
     assert mine.status_code == 201 and mine.json["access_token"] is None
 
 
-def test_a_payment_that_cannot_start_releases_the_order(client, db_session):
+def test_a_foreign_return_url_is_refused_before_any_order_is_made(client, db_session):
     variant = make_variant(db_session, price=1500, stock=4)
     cart_id = cart_with(client, [(variant, 1)])
     response = checkout(client, cart_id, shipping_method="click-and-collect",
                         payment_flow="hosted", success_url="https://elsewhere.example/ok",
                         cancel_url="https://elsewhere.example/no")
     assert response.status_code == 422 and response.json["code"] == "return_url_not_allowed"
-    order = db_session.scalars(select(Order).where(Order.cart_id == cart_id)).one()
-    assert order.status == "cancelled" and order.cancel_reason == "payment_not_started"
+    assert set(response.json["errors"]) == {"success_url", "cancel_url"}
+    assert db_session.scalars(select(Order).where(Order.cart_id == cart_id)).all() == []
     assert level(db_session, variant.id).reserved == 0
     assert client.get(f"/api/v1/carts/{cart_id}").json["status"] == "open"

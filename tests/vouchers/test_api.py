@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shop.db import utcnow
+from shop.notifications import sealing
 from shop.vouchers import codes, holds
 from shop.vouchers.models import Voucher
 from tests.vouchers.conftest import (
@@ -299,7 +300,9 @@ def test_buyer_resends_a_voucher_email(client, db_session, customer, customer_he
     assert response.status_code == 202, response.json
     assert response.json == {"voucher_id": issued.voucher.id, "sent_to": "gift@example.com"}
     [email] = _outbox_to(db_session, "gift@example.com")
-    assert codes.display(issued.code) in email.text and email.attachments
+    content = sealing.content_of(email)  # sealed: the code is only in the opened content
+    assert email.sealed and codes.display(issued.code) not in email.text
+    assert codes.display(issued.code) in content.text and content.attachments
 
 
 def test_guest_resends_with_the_order_token(client, db_session):

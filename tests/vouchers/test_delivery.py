@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from shop.db import as_utc, utcnow
+from shop.notifications import sealing
 from shop.notifications.models import OutboxEmail
 from shop.vouchers import codes, delivery, jobs, services
 from shop.vouchers.models import Voucher
@@ -63,12 +64,14 @@ def test_delivery_is_queued_once_with_the_pdf(db_session):
     assert delivery.queue_delivery(session=db_session, voucher=issued.voucher)
     delivery.queue_delivery(session=db_session, voucher=issued.voucher)
     [email] = outbox(db_session, "ada@example.com")
-    assert codes.display(issued.code) in email.text and "Enjoy" in email.text
+    assert email.sealed  # stored encrypted; opened here as the worker opens it
+    content = sealing.content_of(email)
+    assert codes.display(issued.code) in content.text and "Enjoy" in content.text
     assert "£50.00" in email.subject
-    [attachment] = email.attachments
-    assert attachment.content_type == "application/pdf"
-    assert attachment.filename.endswith(f"{issued.code[-4:]}.pdf")
-    assert codes.display(issued.code) in pdf_text(attachment.data)
+    [(filename, content_type, data)] = content.attachments
+    assert content_type == "application/pdf"
+    assert filename.endswith(f"{issued.code[-4:]}.pdf")
+    assert codes.display(issued.code) in pdf_text(data)
     assert as_utc(email.next_attempt_at) <= utcnow()
 
 
@@ -103,7 +106,10 @@ def test_resend_queues_a_new_email(db_session):
     delivery.queue_resend(session=db_session, voucher=issued.voucher, now=now)  # double click
     later = now + timedelta(minutes=2)
     delivery.queue_resend(session=db_session, voucher=issued.voucher, now=later)
-    assert len(outbox(db_session, "again@example.com")) == 3
+    emails = outbox(db_session, "again@example.com")
+    assert len(emails) == 3
+    assert all(email.sealed and issued.code not in email.text for email in emails)
+    assert all(codes.display(issued.code) in sealing.content_of(email).text for email in emails)
 
 
 def test_expiry_job(db_session):
@@ -134,6 +140,7 @@ def test_reminders_at_30_and_7_days_once_each(db_session):
     sent = run(6.5)
     assert len(sent) == 2
     assert "ending " + issued.code[-4:] in sent[1].text and issued.code not in sent[1].text
+    assert not sent[1].sealed  # a reminder carries no code, so nothing to seal
     assert len(run(1)) == 2
     staff = make_user(db_session, role="staff")
     services.extend(session=db_session, voucher=db_session.get(Voucher, issued.voucher.id),
