@@ -57,6 +57,56 @@ def _refuse_oversized_body() -> Response | None:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if limit and (request.content_length or 0) > limit:
         return problem(413, "payload_too_large", f"Request bodies are limited to {limit} bytes.")
+    if limit and _streamed_body_exceeds(limit):
+        return problem(413, "payload_too_large", f"Request bodies are limited to {limit} bytes.")
+    return None
+
+
+def _streamed_body_exceeds(limit: int) -> bool:
+    """A chunked body has no Content-Length. Werkzeug stops reading it at the limit but
+    hands back the first `limit` bytes as if they were all (a CSV import would be cut
+    short): read it here, and see whether the client sent more."""
+    if (request.content_length is not None or "wsgi.input_terminated" not in request.environ
+            or "chunked" not in request.headers.get("Transfer-Encoding", "").lower()):
+        return False
+    if len(request.get_data(cache=True)) < limit:
+        return False
+    return bool(request.environ["wsgi.input"].read(1))
+
+
+NUL_MESSAGE = "Must not contain NUL (\\u0000) characters."
+
+
+def _nul_fields(value: object, name: str = "") -> list[str]:
+    """The top-level names of a JSON document under which a string holds a NUL."""
+    if isinstance(value, str):
+        return [name] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [name] if any("\x00" in key for key in value) else []
+        for key, item in value.items():
+            found += _nul_fields(item, name or key)
+        return found
+    if isinstance(value, list):
+        return [found for item in value for found in _nul_fields(item, name)]
+    return []
+
+
+def _refuse_nul_characters() -> Response | None:
+    """NUL never belongs in text and PostgreSQL cannot store or compare it (the driver
+    raises): refuse it up front, as the client's error, on every database alike."""
+    if "\x00" in request.path:
+        return problem(404, "not_found", "No such resource.")
+    if request.routing_exception is not None:
+        return None
+    query = sorted({name for name, value in request.args.items(multi=True)
+                    if "\x00" in name or "\x00" in value})
+    # A signed webhook is taken as sent: its data (a customer's name...) is not ours to refuse.
+    signed = getattr(_current_view(), "access_level", None) == "webhook"
+    body = _nul_fields(request.get_json(silent=True)) if request.is_json and not signed else []
+    fields = sorted({field or "_body" for field in body}) + query
+    if fields:
+        return problem(422, "validation_error", "The request failed validation; see errors.",
+                       errors={field: [NUL_MESSAGE] for field in fields})
     return None
 
 
@@ -115,4 +165,5 @@ def init_http(app: Flask) -> None:
     app.before_request(_assign_request_id)
     app.before_request(_refuse_oversized_body)
     app.before_request(_refuse_unsupported_body)
+    app.before_request(_refuse_nul_characters)
     app.after_request(_finish_response)

@@ -1,92 +1,164 @@
-"""Per-process cache of public catalogue responses, keyed by the catalogue version.
+"""Per-process cache of public catalogue responses, in front of the app, keyed by the catalogue
+version.
 
-Every catalogue write bumps the version (shop/catalogue_version.py), so an edit is visible
-once each process has read the new version: each process reads it at most every
-CATALOGUE_VERSION_CHECK_MS (200 ms by default; 0 reads it on every request). That read was
-half the cost of a cache hit, and a fifth of a second is well inside what a shopper notices.
-Stock changes do not bump the version: availability in a cached page may be up to
-CATALOGUE_RESPONSE_CACHE_SECONDS old, which is harmless because carts and checkout always
-re-check stock under lock.
+A catalogue GET that was answered with a 200 is kept whole (status, headers, body) by a WSGI
+middleware around the app, and the same request is answered from it without entering Flask:
+no rate-limit check, no URL matching, no session. A profile of a repeated product page put
+those at three quarters of a hit's cost; the hit is now a dict look-up. Only responses the
+catalogue blueprint marks as cacheable (shop/catalogue/routes.py) are stored, so nothing
+private can be replayed; the key holds everything such a response depends on: the catalogue
+version, host, path, query string and Origin (CORS headers vary with it). Per-request
+headers are made fresh on a hit: X-Request-ID (as shop/http.py makes it) and Date. A matching
+If-None-Match gets a 304. The catalogue routes carry no rate limit, so skipping the limiter
+changes nothing today; a global default limit would not apply to cache hits.
+
+Every catalogue write bumps the version (shop/catalogue_version.py); each process reads it at
+most every CATALOGUE_VERSION_CHECK_MS (200 ms by default; 0 reads it on every request), so an
+edit shows everywhere within that. Stock changes do not bump it: availability in a cached page
+may be up to CATALOGUE_RESPONSE_CACHE_SECONDS old, which is harmless because carts and
+checkout always re-check stock under lock.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from threading import Lock
 
-from flask import Response, current_app, g, request
+from flask import Flask, Response, request
+from werkzeug.http import http_date, parse_etags, unquote_etag
 
 from shop.catalogue_version import current_catalogue_version
 from shop.extensions import db
+from shop.http import REQUEST_ID_PATTERN
 
-EXTENSION_KEY = "catalogue_response_cache"
+STORE_FLAG = "shop.catalogue_cache.store"
+PER_REQUEST_HEADERS = frozenset({"x-request-id", "date"})
+NOT_IN_304 = frozenset({"content-type", "content-length"})
+MAX_BYTES = 32 * 1024 * 1024  # per process
 
 
 @dataclass(frozen=True, slots=True)
-class CachedBody:
+class Cached:
+    status: str
+    headers: tuple[tuple[str, str], ...]
     body: bytes
+    etag: str | None
     expires_at: float
 
 
-class ResponseCache:
-    def __init__(self, max_entries: int = 4096) -> None:
-        self._entries: OrderedDict[tuple, CachedBody] = OrderedDict()
+class ResponseStore:
+    """Least recently used entries, at most MAX_BYTES of bodies."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self._entries: OrderedDict[tuple, Cached] = OrderedDict()
         self._lock = Lock()
-        self._max_entries = max_entries
-        self._version: int | None = None
-        self._version_read_at = float("-inf")
+        self._bytes = 0
+        self._max_bytes = max_bytes
 
-    def version(self, max_age: float) -> int:
-        """The catalogue version, read from the database at most every `max_age` seconds.
-        Two threads may both read it at the boundary: harmless, they get the same answer."""
-        now = time.monotonic()
-        if self._version is None or now - self._version_read_at >= max_age:
-            self._version = current_catalogue_version(db.session)
-            self._version_read_at = now
-        return self._version
-
-    def get(self, key: tuple) -> bytes | None:
+    def get(self, key: tuple) -> Cached | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry.expires_at < time.monotonic():
                 return None
             self._entries.move_to_end(key)
-            return entry.body
+            return entry
 
-    def put(self, key: tuple, body: bytes, ttl: float) -> None:
+    def put(self, key: tuple, entry: Cached) -> None:
         with self._lock:
-            self._entries[key] = CachedBody(body, time.monotonic() + ttl)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            self._bytes += len(entry.body) - (len(old.body) if old else 0)
+            self._entries[key] = entry
+            while self._bytes > self._max_bytes and self._entries:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= len(evicted.body)
 
 
-def _cache() -> ResponseCache:
-    cache = current_app.extensions.get(EXTENSION_KEY)
-    if cache is None:
-        cache = current_app.extensions.setdefault(EXTENSION_KEY, ResponseCache())
-    return cache
+class CatalogueResponseCache:
+    """WSGI middleware: replay stored catalogue responses, store new ones the app marks."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.store = ResponseStore()
+        self._version: int | None = None
+        self._version_read_at = float("-inf")
+        self._date = (0, "")
+
+    def version(self) -> int:
+        """The catalogue version, read at most every CATALOGUE_VERSION_CHECK_MS. Two threads
+        may both read it at the boundary: harmless, they get the same answer."""
+        now = time.monotonic()
+        max_age = self.app.config["CATALOGUE_VERSION_CHECK_MS"] / 1000
+        if self._version is None or now - self._version_read_at >= max_age:
+            with self.app.app_context():
+                self._version = current_catalogue_version(db.session)
+            self._version_read_at = now
+        return self._version
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        ttl = self.app.config["CATALOGUE_RESPONSE_CACHE_SECONDS"]
+        if ttl <= 0 or environ["REQUEST_METHOD"] != "GET" or "HTTP_RANGE" in environ:
+            return self.wsgi_app(environ, start_response)
+        key = (self.version(), environ.get("HTTP_HOST"), environ.get("PATH_INFO"),
+               environ.get("QUERY_STRING"), environ.get("HTTP_ORIGIN"))
+        entry = self.store.get(key)
+        if entry is not None:
+            return self._replay(entry, environ, start_response)
+        return self._pass_through(key, ttl, environ, start_response)
+
+    def _replay(self, entry: Cached, environ: dict, start_response: Callable) -> list[bytes]:
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        headers = [*entry.headers, ("Date", self._http_date()), ("X-Request-ID", request_id)]
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and entry.etag and parse_etags(if_none_match).contains_weak(entry.etag):
+            start_response("304 NOT MODIFIED",
+                           [h for h in headers if h[0].lower() not in NOT_IN_304])
+            return []
+        start_response(entry.status, headers)
+        return [entry.body]
+
+    def _pass_through(self, key: tuple, ttl: int, environ: dict,
+                      start_response: Callable) -> Iterable[bytes]:
+        captured: list = []
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        app_iter = self.wsgi_app(environ, capture)
+        if not environ.get(STORE_FLAG) or not captured or not captured[0].startswith("200"):
+            return app_iter
+        try:
+            body = b"".join(app_iter)
+        finally:
+            getattr(app_iter, "close", lambda: None)()
+        status, headers = captured
+        kept = tuple((name, value) for name, value in headers
+                     if name.lower() not in PER_REQUEST_HEADERS)
+        etag = next((unquote_etag(value)[0] for name, value in headers
+                     if name.lower() == "etag"), None)
+        self.store.put(key, Cached(status, kept, body, etag, time.monotonic() + ttl))
+        return [body]
+
+    def _http_date(self) -> str:
+        second = int(time.time())
+        if self._date[0] != second:
+            self._date = (second, http_date(second))
+        return self._date[1]
 
 
-def serve_from_cache() -> Response | None:
-    """before_request: answer a repeated catalogue GET without touching the ORM."""
-    config = current_app.config
-    if request.method != "GET" or config["CATALOGUE_RESPONSE_CACHE_SECONDS"] <= 0:
-        return None
-    cache = _cache()
-    version = cache.version(config["CATALOGUE_VERSION_CHECK_MS"] / 1000)
-    g.catalogue_cache_key = key = (version, request.full_path)
-    body = cache.get(key)
-    if body is None:
-        return None
-    return Response(body, status=200, mimetype="application/json")
+def install(app: Flask) -> None:
+    """Put the cache in front of `app` (called once, when the catalogue blueprint registers)."""
+    app.wsgi_app = CatalogueResponseCache(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def remember(response: Response) -> None:
-    """after_request: keep a fresh 200 for the next identical request."""
-    key = g.pop("catalogue_cache_key", None)
-    if key is not None and response.status_code == 200 and not response.direct_passthrough:
-        ttl = current_app.config["CATALOGUE_RESPONSE_CACHE_SECONDS"]
-        _cache().put(key, response.get_data(), ttl)
+    """after_request of the catalogue blueprint: a 200 to a GET may be replayed as it leaves."""
+    if request.method == "GET" and response.status_code == 200 \
+            and not response.direct_passthrough:
+        request.environ[STORE_FLAG] = True

@@ -4,7 +4,7 @@ from flask import current_app
 
 from shop.accounts.auth import access
 from shop.api import Blueprint
-from shop.catalogue import cache, schemas, services
+from shop.catalogue import cache, listing, schemas, services
 from shop.extensions import db
 from shop.http import make_cacheable
 
@@ -13,7 +13,7 @@ blp = Blueprint(
 )
 
 
-blp.before_request(cache.serve_from_cache)
+blp.record_once(lambda state: cache.install(state.app))
 
 
 @blp.after_request
@@ -46,9 +46,8 @@ def get_category(slug: str):
 @blp.response(200, schemas.ProductPageSchema)
 def list_products(**args):
     """List active products: filter, full-text search, sort and page."""
-    filters = services.ProductFilters(**args)
-    items, total = services.search_products(session=db.session, filters=filters)
-    return {"items": items, "page": filters.page, "per_page": filters.per_page, "total": total}
+    page = listing.product_page(session=db.session, filters=services.ProductFilters(**args))
+    return current_app.json.response(page)  # built to ProductPageSchema (shop/catalogue/listing.py)
 
 
 @blp.route("/products/<slug>")
@@ -57,7 +56,8 @@ def list_products(**args):
 @blp.alt_response(404, description="No such active product")
 def get_product(slug: str):
     """Get an active product with its variants, availability and ingredients."""
-    return services.get_product(session=db.session, slug=slug)
+    product = listing.product_detail(session=db.session, slug=slug)
+    return current_app.json.response(product)  # built to ProductSchema (listing.py)
 
 
 @blp.route("/treatments")

@@ -41,7 +41,8 @@ class ProductFilters:
     per_page: int = 24
 
 
-def _product_loader_options() -> list:
+def product_loader_options() -> list:
+    """The eager loads a product needs to be dumped with ProductSummarySchema."""
     return [
         selectinload(Product.variants).joinedload(Variant.stock_level),
         selectinload(Product.concerns),
@@ -62,9 +63,12 @@ def _search_condition(session: Session, q: str):
     return and_(*(Product.search_text.contains(term, autoescape=True) for term in terms))
 
 
-def _apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Select:
+def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Select:
+    """Narrow a select over products to the filters (the caller may join categories)."""
     if filters.category:
-        stmt = stmt.where(Product.category.has(Category.slug == filters.category))
+        category_id = (select(Category.id).where(Category.slug == filters.category)
+                       .correlate(None).scalar_subquery())
+        stmt = stmt.where(Product.category_id == category_id)
     if filters.skin_type:
         stmt = stmt.where(
             exists().where(
@@ -106,7 +110,7 @@ def _min_price():
     )
 
 
-def _apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Select:
+def apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Select:
     sort = filters.sort or ("relevance" if filters.q else "name")
     if sort == "relevance" and filters.q and is_postgresql(session):
         rank = func.ts_rank(
@@ -120,31 +124,6 @@ def _apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Sele
         "newest": (Product.created_at.desc(), Product.id.desc()),
     }
     return stmt.order_by(*orderings.get(sort, (Product.name,)), Product.id)
-
-
-def search_products(*, session: Session, filters: ProductFilters) -> tuple[list[Product], int]:
-    """Active products matching the filters, one page of them, and the total count."""
-    base = _apply_filters(session, select(Product).where(Product.status == "active"), filters)
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
-    page = (
-        _apply_sort(session, base, filters)
-        .options(*_product_loader_options())
-        .limit(filters.per_page)
-        .offset((filters.page - 1) * filters.per_page)
-    )
-    return list(session.scalars(page).unique()), total or 0
-
-
-def get_product(*, session: Session, slug: str) -> Product:
-    stmt = (
-        select(Product)
-        .where(Product.slug == slug, Product.status == "active")
-        .options(*_product_loader_options())
-    )
-    product = session.scalars(stmt).unique().one_or_none()
-    if product is None:
-        raise NotFound(f"No product '{slug}'.", code="product_not_found")
-    return product
 
 
 def list_categories(*, session: Session) -> list[Category]:
@@ -236,7 +215,7 @@ def _best_for_step(
 def _products_by_id(session: Session, ids: set[int]) -> dict[int, Product]:
     if not ids:
         return {}
-    stmt = select(Product).where(Product.id.in_(ids)).options(*_product_loader_options())
+    stmt = select(Product).where(Product.id.in_(ids)).options(*product_loader_options())
     return {product.id: product for product in session.scalars(stmt).unique()}
 
 

@@ -84,7 +84,7 @@ def idempotent(view: F | None = None) -> F:
         user = current_user()
         identity = KeyIdentity.of(
             scope=str(user.id) if user else "anon", method=request.method,
-            path=request.path, key=key,
+            rule=request.url_rule.rule if request.url_rule else "", path=request.path, key=key,
         )
         claimed = _claim(identity, services.fingerprint(request.get_data()))
         if isinstance(claimed, Response):

@@ -29,11 +29,12 @@ class KeyIdentity:
     key: str
 
     @classmethod
-    def of(cls, *, scope: str, method: str, path: str, key: str) -> KeyIdentity:
-        if len(path) > MAX_PATH_LENGTH:  # a client-chosen path segment can be any length
-            digest = hashlib.sha256(path.encode()).hexdigest()
-            path = f"{path[:MAX_PATH_LENGTH - 65]}#{digest}"
-        return cls(scope=scope, method=method, path=path, key=key)
+    def of(cls, *, scope: str, method: str, rule: str, path: str, key: str) -> KeyIdentity:
+        """Keys are stored against the route pattern plus a hash of the concrete path: paths
+        can carry secrets (a voucher code) that a copy of the database must not reveal."""
+        digest = hashlib.sha256(path.encode()).hexdigest()
+        return cls(scope=scope, method=method, path=f"{rule[:MAX_PATH_LENGTH - 65]}#{digest}",
+                   key=key)
 
 
 def fingerprint(body: bytes) -> str:

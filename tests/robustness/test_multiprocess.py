@@ -206,3 +206,21 @@ def test_a_treatment_voucher_is_redeemed_once_by_tills_on_two_processes(
         r.text for r in redeemed]
     voucher, total, _held = read(app, lambda s: _voucher_ledger(s, voucher_id))
     assert voucher.status == "redeemed" and voucher.balance_amount == total == 0
+
+
+def test_a_chunked_oversized_body_is_a_413_from_gunicorn(committed, app_processes):
+    """Through a real server a streaming client sends no Content-Length: the limit still
+    holds while the body is read."""
+    limit = 1024 * 1024
+
+    def chunks():
+        yield b'{"email": "big@example.com", "password": "'
+        for _ in range(limit // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = requests.post(f"{app_processes.a.url}/api/v1/auth/register", data=chunks(),
+                             headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413, response.text
+    assert response.headers["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "payload_too_large"

@@ -80,3 +80,12 @@ def test_wrong_key_or_tampering_is_refused():
 ])
 def test_add_months_clamps_to_the_month_end(start, months, expected):
     assert add_months(start, months) == expected
+
+
+def test_stored_codes_keep_their_format():
+    """Made before the HKDF/AES-GCM helpers moved to shop.crypto: stored codes still open."""
+    key = "pinned-test-voucher-key-0123456789abcdef"
+    token = "HK2fbUbuVwuZiFXrjNY0YXvHd3E6S9xEohX+s633RJHKIpP+GvEKYjLJsP8="
+    assert codes.decrypt(token, secret=key) == "ABCD2345EFGH6789"
+    assert codes.lookup_hash("abcd-2345-efgh-6789", secret=key) == (
+        "6f28ca494f49b677211fea69cc1a9466b8d85f6d14c93cf5df683c76081d0469")

@@ -18,6 +18,7 @@ from shop.worker import run_job
 from tests.fixtures.auth import bearer_for, make_user
 from tests.fixtures.live import serve_app
 from tests.fixtures.stripe import LocalStripeFixture, settings_for
+from tests.vouchers.cleartext import places_holding
 
 pytestmark = pytest.mark.slow
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
@@ -85,6 +86,16 @@ def code_in_pdf(data: bytes) -> str:
     return code
 
 
+def assert_no_code_in_clear(app, *codes: str) -> None:
+    """A copy of the database alone reveals no usable code."""
+    with app.app_context():
+        try:
+            assert {code: places_holding(db.session, code) for code in codes} == {
+                code: [] for code in codes}
+        finally:
+            db.session.remove()
+
+
 def test_buy_deliver_spend_and_redeem_vouchers(shop, smtp_server, app):
     # 1. One cart: a product, a Hydra Facial voucher for Ada, a £50 voucher for Bob.
     cart = shop.post("/carts").json()["id"]
@@ -119,6 +130,7 @@ def test_buy_deliver_spend_and_redeem_vouchers(shop, smtp_server, app):
     assert hydra_code.replace("-", "") == shown["treatment"]["code"]
     assert fifty_code.replace("-", "") == shown["money"]["code"]
     assert "Happy birthday!" in messages["ada@example.com"].get_body(("plain",)).get_content()
+    assert_no_code_in_clear(app, hydra_code, fifty_code)  # sealed while queued, emptied once sent
 
     # 4. Check the balance with the code from the PDF.
     looked_up = shop.get(f"/vouchers/{fifty_code.lower()}").json()
@@ -155,3 +167,4 @@ def test_buy_deliver_spend_and_redeem_vouchers(shop, smtp_server, app):
     money_ledger = shop.get(f"/admin/vouchers/{fifty_code}", headers=headers).json()["ledger"]
     assert {e["order_id"] for e in money_ledger} == {placed["order"]["id"],
                                                       second["order"]["id"]}
+    assert_no_code_in_clear(app, hydra_code, fifty_code)

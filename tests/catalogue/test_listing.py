@@ -1,0 +1,84 @@
+"""The lean catalogue reads (shop/catalogue/listing.py) give exactly what the documented
+schemas would dump from the ORM objects, for every product and for pages of them."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from shop.catalogue import listing, schemas, services
+from shop.catalogue.models import Product, Variant
+from shop.catalogue.services import ProductFilters
+from shop.inventory.models import StockLevel
+
+FILTERS = [
+    ProductFilters(),
+    ProductFilters(per_page=5, page=2),
+    ProductFilters(skin_type="oily", sort="price"),
+    ProductFilters(concern="enlarged-pores", sort="-price"),
+    ProductFilters(category="serums", sort="newest"),
+    ProductFilters(q="hyaluronic"),
+    ProductFilters(q="salicylic acid", sort="name"),
+    ProductFilters(min_price=1500, max_price=4000, in_stock=True),
+    ProductFilters(in_stock=False),
+]
+
+
+def orm_page(session, filters: ProductFilters) -> tuple[list[Product], int]:
+    """The same page the way the rest of the shop reads: ORM objects, eager loads."""
+    base = services.apply_filters(session, select(Product).where(Product.status == "active"),
+                                  filters)
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    page = (services.apply_sort(session, base, filters)
+            .options(*services.product_loader_options())
+            .limit(filters.per_page).offset((filters.page - 1) * filters.per_page))
+    return list(session.scalars(page).unique()), total
+
+
+@pytest.fixture
+def varied_stock(db_session):
+    """Some variants out of stock, some with reservations, one with no stock row at all."""
+    levels = db_session.scalars(select(StockLevel).order_by(StockLevel.variant_id)).all()
+    for n, level in enumerate(levels[:6]):
+        level.reserved = level.on_hand if n % 2 else max(level.on_hand - 3, 0)
+    db_session.delete(levels[6])
+    db_session.flush()
+    variant = db_session.scalars(select(Variant).order_by(Variant.id)).first()
+    variant.compare_at_amount = variant.price_amount + 700
+    db_session.flush()
+    db_session.expire_all()
+
+
+def test_every_product_detail_matches_the_schema(db_session, varied_stock):
+    products = db_session.scalars(
+        select(Product).where(Product.status == "active")
+        .options(*services.product_loader_options())).unique().all()
+    assert len(products) > 10
+    assert any(v.voucher_kind for p in products for v in p.variants)  # vouchers are covered
+    for product in products:
+        expected = schemas.ProductSchema().dump(product)
+        lean = listing.product_detail(session=db_session, slug=product.slug)
+        assert json.dumps(lean) == json.dumps(expected), product.slug  # same order too
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=repr)
+def test_pages_match_the_schema(db_session, varied_stock, filters):
+    products, total = orm_page(db_session, filters)
+    expected = schemas.ProductPageSchema().dump(
+        {"items": products, "page": filters.page, "per_page": filters.per_page, "total": total})
+    lean = listing.product_page(session=db_session, filters=filters)
+    assert json.dumps(lean) == json.dumps(expected)
+
+
+def test_a_page_past_the_end_still_counts_the_total(db_session):
+    lean = listing.product_page(session=db_session, filters=ProductFilters(page=500))
+    assert lean["items"] == []
+    assert lean["total"] == orm_page(db_session, ProductFilters())[1] > 0
+
+
+def test_the_api_serves_the_lean_page(client, db_session):
+    body = client.get("/api/v1/products?skin_type=dry&sort=price&per_page=7").json
+    products, total = orm_page(db_session, ProductFilters(skin_type="dry", sort="price",
+                                                          per_page=7))
+    assert body == schemas.ProductPageSchema().dump(
+        {"items": products, "page": 1, "per_page": 7, "total": total})
