@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -25,6 +25,7 @@ class Result:
     errors: int
     requests: int
     note: str = ""
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per request, by process group
 
 
 def wrk(url: str, *, seconds: int, connections: int, threads: int,

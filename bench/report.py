@@ -18,11 +18,17 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _cpu(res: Result) -> str:
+    parts = [f"{name} {ms:.2f}" for name, ms in res.cpu_ms.items() if ms >= 0.005]
+    return ", ".join(parts) or "-"
+
+
 def _line(r: dict) -> str:
     res: Result = r["result"]
     vs_ceiling = "" if r["vs_ceiling"] is None else f"{100 * r['vs_ceiling']:.0f}%"
     return (f"| {r['name']} | {res.rps:,.0f} | {_ms(res.p50)} | {_ms(res.p99)} | "
-            f"{100 * r['vs_bare']:.1f}% | {vs_ceiling} | {res.errors} | {res.note} |")
+            f"{100 * r['vs_bare']:.1f}% | {vs_ceiling} | {_cpu(res)} | {res.errors} | "
+            f"{res.note} |")
 
 
 TARGETS = (
@@ -48,24 +54,29 @@ def targets(rows: list[dict]) -> list[str]:
     return lines
 
 
-def table(rows: list[dict], machine: str, products: int) -> str:
+def table(rows: list[dict], machine: str, products: int, plans: str) -> str:
     lines = [
         f"# Benchmark {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"{machine} Catalogue: the seed plus {products:,} synthetic products.",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | vs bare Flask | vs localstripe | errors | note |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| scenario | req/s | p50 ms | p99 ms | vs bare Flask | vs localstripe | "
+        "CPU ms per request | errors | note |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---|",
         *(_line(r) for r in rows),
         "",
         "Targets (issue 7):",
         "",
         *targets(rows),
+        "",
+        "Query plans (EXPLAIN ANALYZE on this catalogue, bench/plans.py):",
+        "",
+        plans,
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
-def scaling_table(results: dict[int, list[dict]], machine: str) -> str:
+def scaling_table(results: dict[int, list[dict]], machine: str, plans: dict[int, str]) -> str:
     keys = [r["key"] for r in next(iter(results.values())) if r["key"] != "bare"]
     names = {r["key"]: r["name"] for rows in results.values() for r in rows}
     header = "| products | " + " | ".join(f"{names[k]}: req/s, p50, p99 ms" for k in keys) + " |"
@@ -82,4 +93,6 @@ def scaling_table(results: dict[int, list[dict]], machine: str) -> str:
         cells = [f"{by_key[k].rps:,.0f}, {_ms(by_key[k].p50)}, {_ms(by_key[k].p99)}"
                  if k in by_key else "-" for k in keys]
         lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    for size, plan in plans.items():
+        lines += ["", f"Query plans at {size:,} products:", "", plan.rstrip()]
     return "\n".join(lines) + "\n"

@@ -43,10 +43,26 @@ class Bench:
 
     def __init__(self, args, products: int, work: Path) -> None:
         self.args, self.products, self.work = args, products, work
+        self.rows: list[dict] = []
 
-    def wrk(self, base: str, path: str = "", **kwargs) -> Result:
-        return load.wrk(base + path, seconds=self.args.seconds,
-                        connections=self.args.connections, threads=self.args.threads, **kwargs)
+    def load(self, served: servers.Served, path: str = "", **kwargs) -> Result:
+        """wrk against one server, with the CPU its processes used per request."""
+        meter = servers.CpuMeter({
+            "app": served.worker_pids,
+            "db": lambda: servers.database_backend_pids(self.url),
+            "stripe": lambda: [self.stripe.process.pid],
+        })
+        before = meter.snapshot()
+        result = load.wrk(served.base + path, seconds=self.args.seconds,
+                          connections=self.args.connections, threads=self.args.threads,
+                          **kwargs)
+        used = meter.used(before)
+        result.cpu_ms = {name: 1000 * seconds / max(result.requests, 1)
+                         for name, seconds in used.items()}
+        return result
+
+    def add(self, key: str, name: str, result: Result, **kwargs) -> None:
+        self.rows.append(report.row(key, name, result, self.bare, **kwargs))
 
     def setup_database(self) -> str:
         say(f"database shop_bench: migrate, seed --scale {self.products}")
@@ -57,90 +73,89 @@ class Bench:
         servers.vacuum_analyze(url)
         return url
 
-    def warm(self, url: str, times: int = 4) -> None:
-        for _ in range(times):  # every worker has loaded the app and filled its cache
+    def warm(self, url: str, times: int = 8) -> None:
+        for _ in range(times):  # every worker has loaded the app, its pool and its cache
             urllib.request.urlopen(url).read()
 
-    def read_scenarios(self, shop: str, bare: Result, only: set[str] | None) -> list[dict]:
+    def read_scenarios(self, only: set[str] | None) -> None:
         scenarios = [
             ("list-repeat", "product list: 24, filtered, repeat request (cache hit)",
-             lambda: self.wrk(shop, LIST_REPEAT), shop + LIST_REPEAT),
+             LIST_REPEAT, {}),
             ("list-miss", "product list: 24, never-seen filters (cache miss)",
-             lambda: self.wrk(shop, "/", script="list_miss.lua"), None),
-            ("detail", "product detail (repeat)", lambda: self.wrk(shop, DETAIL), shop + DETAIL),
-            ("search-repeat", "search: q=hyaluronic, repeat (cache hit)",
-             lambda: self.wrk(shop, SEARCH_REPEAT), shop + SEARCH_REPEAT),
+             "/", {"script": "list_miss.lua"}),
+            ("detail", "product detail (repeat)", DETAIL, {}),
+            ("search-repeat", "search: q=hyaluronic, repeat (cache hit)", SEARCH_REPEAT, {}),
             ("search-miss", "search: varied q and filters (cache miss)",
-             lambda: self.wrk(shop, "/", script="list_miss.lua", script_args=("q",)), None),
+             "/", {"script": "list_miss.lua", "script_args": ("q",)}),
         ]
-        rows = []
-        for key, name, run, warm_url in scenarios:
+        for key, name, path, options in scenarios:
             if only and key not in only:
                 continue
-            if warm_url:
-                self.warm(warm_url)
-            say(f"{name}")
-            rows.append(report.row(key, name, run(), bare))
-        return rows
+            self.warm(self.shop.base + (path if path != "/" else LIST_REPEAT))
+            say(name)
+            self.add(key, name, self.load(self.shop, path, **options))
 
-    def cart_add(self, shop: str, bare: Result, prep, skus: list[str]) -> dict:
+    def cart_add(self, prep, skus: list[str]) -> None:
         carts = prep.carts_file("cart-add-carts.txt", 1000, skus, lines=0)
         sku_file = prep.skus_file("cart-add-skus.txt", skus[:20])
         say("cart add")
-        result = self.wrk(shop, "/", script="cart_add.lua",
-                          script_args=(str(carts), str(sku_file)))
-        return report.row("cart-add", "cart add (POST item, 1,000 guest carts)", result, bare)
+        result = self.load(self.shop, "/", script="cart_add.lua",
+                           script_args=(str(carts), str(sku_file)))
+        self.add("cart-add", "cart add (POST item, 1,000 guest carts)", result)
 
-    def checkout(self, shop: str, bare: Result, prep, skus: list[str], stripe_url: str,
-                 rows: list[dict]) -> Result:
+    def checkout(self, prep, skus: list[str]) -> None:
         say("localstripe: bare PaymentIntent rate (stripe SDK)")
-        ceiling = load.stripe_intent_rate(stripe_url, servers.STRIPE_SECRET_KEY,
+        meter = servers.CpuMeter({"stripe": lambda: [self.stripe.process.pid]})
+        before = meter.snapshot()
+        ceiling = load.stripe_intent_rate(self.stripe.url, servers.STRIPE_SECRET_KEY,
                                           seconds=self.args.seconds)
-        rows.append(report.row("stripe-ceiling", "localstripe: bare PaymentIntent create "
-                               "(stripe SDK; checkout ceiling)", ceiling, bare))
+        ceiling.cpu_ms = {"stripe": 1000 * meter.used(before)["stripe"] / ceiling.requests}
+        self.add("stripe-ceiling", "localstripe: bare PaymentIntent create (stripe SDK; "
+                 "checkout ceiling)", ceiling)
         supply = max(2000, 400 * self.args.seconds)
         say(f"checkout: preparing {supply} one-line carts")
         carts = prep.carts_file("checkout-carts.txt", supply, skus, lines=1)
         say("checkout")
-        result = self.wrk(shop, "/", script="checkout.lua", script_args=(str(carts),))
-        rows.append(report.row("checkout", "checkout: order + stock reservation + "
-                               "PaymentIntent (localstripe)", result, bare, ceiling=ceiling))
-        return ceiling
+        result = self.load(self.shop, "/", script="checkout.lua", script_args=(str(carts),))
+        self.add("checkout", "checkout: order + stock reservation + PaymentIntent "
+                 "(localstripe)", result, ceiling=ceiling)
 
-    def webhook(self, shop: str, bare: Result, prep) -> dict:
+    def webhook(self, prep) -> None:
         events, count = prep.succeeded_events_file("webhook-events.txt", servers.WEBHOOK_SECRET)
         say(f"webhook: {count} signed payment_intent.succeeded events")
-        result = self.wrk(shop, "/", script="webhook.lua", script_args=(str(events),))
-        return report.row("webhook", "webhook: payment_intent.succeeded → order paid",
-                          result, bare)
+        result = self.load(self.shop, "/", script="webhook.lua", script_args=(str(events),))
+        self.add("webhook", "webhook: payment_intent.succeeded → order paid", result)
 
     def run(self, only: set[str] | None = None) -> list[dict]:
+        from bench import plans
         from bench.prepare import Preparer
 
-        url = self.setup_database()
-        stripe_log = self.work / "localstripe.log"
-        with servers.localstripe(stripe_log) as stripe:
-            env = servers.shop_environment(url, stripe.url)
-            with servers.gunicorn(env, "wsgi:app", self.args.workers, "/health") as shop, \
+        self.url = self.setup_database()
+        prep = Preparer(self.url, self.work)
+        say("EXPLAIN the catalogue queries")
+        self.plans, self.plans_ok = plans.report(prep.app, self.products)
+        want = lambda key: not only or key in only  # noqa: E731
+        with servers.localstripe(self.work / "localstripe.log") as self.stripe:
+            env = servers.shop_environment(self.url, self.stripe.url)
+            with servers.gunicorn(env, "wsgi:app", self.args.workers, "/health") as self.shop, \
                     servers.gunicorn(env, "bench.bare_app:app", self.args.workers,
-                                     "/bare") as bare_base:
-                self.warm(bare_base + "/bare")
+                                     "/bare") as bare:
+                self.warm(bare.base + "/bare")
                 say("bare Flask JSON")
-                bare = self.wrk(bare_base, "/bare")
-                rows = [report.row("bare", "bare Flask JSON (ceiling)", bare, bare)]
-                rows += self.read_scenarios(shop, bare, only)
-                prep = Preparer(url, self.work)
-                want = lambda key: not only or key in only  # noqa: E731
+                self.bare = self.load(bare, "/bare")
+                self.add("bare", "bare Flask JSON (ceiling)", self.bare)
+                self.read_scenarios(only)
                 if want("cart-add") or want("checkout") or want("webhook"):
                     skus = prep.stocked_skus(CHECKOUT_SKUS)
                 if want("cart-add"):
-                    rows.append(self.cart_add(shop, bare, prep, skus))
+                    self.cart_add(prep, skus)
                 if want("checkout") or want("webhook"):
-                    self.checkout(shop, bare, prep, skus, stripe.url, rows)
+                    self.checkout(prep, skus)
                 if want("webhook"):
-                    rows.append(self.webhook(shop, bare, prep))
-                say(f"orders by status: {prep.counts() if want('checkout') else '-'}")
-        return rows
+                    self.webhook(prep)
+                if want("checkout"):
+                    say(f"orders by status: {prep.counts()}")
+        return self.rows
 
 
 def machine(args) -> str:
@@ -180,11 +195,16 @@ def main() -> None:
         if args.scaling:
             sizes = [int(size) for size in args.scales.split(",")]
             keys = only or {"list-repeat", "list-miss", "search-miss", "checkout"}
-            results = {size: Bench(args, size, Path(work)).run(keys) for size in sizes}
-            write(report.scaling_table(results, machine(args)), "-scaling")
+            results, plan_reports = {}, {}
+            for size in sizes:
+                bench = Bench(args, size, Path(work))
+                results[size] = bench.run(keys)
+                plan_reports[size] = bench.plans
+            write(report.scaling_table(results, machine(args), plan_reports), "-scaling")
         else:
-            rows = Bench(args, args.products, Path(work)).run(only)
-            write(report.table(rows, machine(args), args.products), "")
+            bench = Bench(args, args.products, Path(work))
+            rows = bench.run(only)
+            write(report.table(rows, machine(args), args.products, bench.plans), "")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -86,9 +88,19 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"server at {url} did not come up")
 
 
+@dataclass
+class Served:
+    base: str
+    process: subprocess.Popen
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
 @contextmanager
 def gunicorn(env: dict, target: str, workers: int, health_path: str):
-    """Serve `target` with gunicorn sync workers on a free loopback port; yield its base URL."""
+    """Serve `target` with gunicorn sync workers on a free loopback port."""
     port = free_port()
     command = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
                "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
@@ -96,10 +108,49 @@ def gunicorn(env: dict, target: str, workers: int, health_path: str):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + health_path)
-        yield base
+        yield Served(base, process)
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+class CpuMeter:
+    """CPU used by groups of processes (app workers, database backends, localstripe) over a
+    load run: other work on the machine does not count, unlike a rate."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: cpu_seconds(pid) for pid in pids()}
+                for name, pids in self.groups.items()}
+
+    def used(self, before: dict[str, dict[int, float]]) -> dict[str, float]:
+        after = self.snapshot()
+        return {name: sum(seconds - before[name].get(pid, 0.0)
+                          for pid, seconds in after[name].items())
+                for name in self.groups}
+
+
+def database_backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to the bench database."""
+    name = make_url(database_url).database
+    engine = create_engine(SERVER_URL)
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> "
+                 "pg_backend_pid()"), {"name": name}).scalars().all()
+    engine.dispose()
+    return list(pids)
 
 
 @contextmanager

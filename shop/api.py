@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http
 
 import marshmallow as ma
@@ -24,8 +25,26 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(metadata={"description": "Validation messages keyed by field"})
 
 
+INTEGER_RANGE = (-(2**31), 2**31 - 1)  # PostgreSQL INTEGER: every integer column here
+
+
+def _out_of_range(value: object, name: str = "") -> list[str]:
+    """Top-level names under which an integer lies beyond INTEGER_RANGE."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [name] if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1] else []
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _out_of_range(item, name or key)]
+    if isinstance(value, list | tuple):
+        return [found for item in value for found in _out_of_range(item, name)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # Money, loaded
+        return [found for field in dataclasses.fields(value)
+                for found in _out_of_range(getattr(value, field.name), name or field.name)]
+    return []
+
+
 class StrictParser(FlaskParser):
-    """Refuse unknown query parameters instead of ignoring them (a typo is a client bug)."""
+    """Refuse unknown query parameters instead of ignoring them (a typo is a client bug), and
+    integers no column can hold (PostgreSQL would refuse them with an error: a 500)."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
@@ -33,11 +52,33 @@ class StrictParser(FlaskParser):
         "querystring": ma.RAISE,
     }
 
+    def _validate_arguments(self, data, validators) -> None:
+        fields = sorted(set(_out_of_range(data)))
+        if fields:
+            low, high = INTEGER_RANGE
+            raise ma.ValidationError(
+                {field or "_schema": [f"Must be between {low} and {high}."] for field in fields})
+        super()._validate_arguments(data, validators)
+
 
 class Blueprint(SmorestBlueprint):
     """Every API blueprint: strict argument parsing."""
 
     ARGUMENTS_PARSER = StrictParser()
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """As flask-smorest's, and a JSON body also documents the 400 that a body which is
+        not JSON at all gets (before validation, which is the 422)."""
+        decorate = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return decorate
+
+        def decorator(func):
+            wrapper = decorate(func)
+            wrapper._apidoc["arguments"]["responses"].setdefault(400, "BAD_REQUEST")
+            return wrapper
+
+        return decorator
 
 
 class ShopApi(Api):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 
 NAMING_CONVENTION = {
@@ -18,10 +18,24 @@ NAMING_CONVENTION = {
 }
 
 
+class UtcDateTime(TypeDecorator):
+    """DateTime(timezone=True) that always reads back aware UTC datetimes. PostgreSQL does;
+    SQLite returns the stored UTC value naive, which the API would then print without an
+    offset (not an RFC 3339 date-time)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
-        type_annotation_map={datetime: DateTime(timezone=True)},
+        type_annotation_map={datetime: UtcDateTime(timezone=True)},
     )
 
 

@@ -11,6 +11,8 @@ from typing import TypeVar
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from shop.errors import problem
 
@@ -161,7 +163,23 @@ def configure_logging(app: Flask) -> None:
     shop_logger.propagate = False
 
 
+class DatabaseIntegerConverter(IntegerConverter):
+    """`<int:...>` in a route: a value beyond what an INTEGER id column holds is a 404 (no
+    such thing can exist) instead of reaching PostgreSQL, which refuses to compare it (a
+    500). Raised here: werkzeug would otherwise answer 405 when the path has other methods."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    def to_python(self, value: str) -> int:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise NotFound() from None
+
+
 def init_http(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIntegerConverter  # before any route is added
     app.before_request(_assign_request_id)
     app.before_request(_refuse_oversized_body)
     app.before_request(_refuse_unsupported_body)

@@ -142,6 +142,9 @@ class SessionSchema(ma.Schema):
 class ExportSchema(ma.Schema):
     """The core sections; other domains' sections are passed through as they built them."""
 
+    class Meta:
+        unknown = ma.INCLUDE  # documents the other domains' sections (additionalProperties)
+
     generated_at = ma.fields.DateTime(required=True)
     profile = ma.fields.Nested(ProfileSchema, required=True)
     addresses = ma.fields.List(ma.fields.Nested(AddressSchema), required=True)

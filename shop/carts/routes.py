@@ -49,6 +49,7 @@ def get_cart(cart_id: str, shipping_method: str | None = None):
 @idempotent
 @blp.arguments(schemas.CartItemCreateSchema)
 @blp.response(201, schemas.CartSchema)
+@blp.alt_response(404, description="No such cart, or another customer's")
 @blp.alt_response(409, description="insufficient_stock, product_unavailable, cart_not_open")
 @blp.alt_response(422, description="sku_not_found, quantity_limit_exceeded")
 def add_item(data: dict, cart_id: str):
@@ -62,6 +63,7 @@ def add_item(data: dict, cart_id: str):
 @access("optional")
 @blp.arguments(schemas.CartItemUpdateSchema)
 @blp.response(200, schemas.CartSchema)
+@blp.alt_response(404, description="No such cart or line")
 @blp.alt_response(409, description="insufficient_stock, cart_not_open")
 def update_item(data: dict, cart_id: str, item_id: int):
     """Change the quantity of a cart line."""

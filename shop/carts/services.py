@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from shop.accounts.models import User
 from shop.carts import pricing
@@ -62,10 +62,12 @@ def new_cart_id() -> str:
 
 
 def _item_loader():
+    # Product.category is joined by default; pricing a cart never needs it
     return (
         selectinload(Cart.items)
         .joinedload(CartItem.variant)
-        .options(joinedload(Variant.product), joinedload(Variant.stock_level))
+        .options(joinedload(Variant.product).lazyload(Product.category),
+                 joinedload(Variant.stock_level))
     )
 
 

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from threading import Lock
 
 from flask import Flask, Response, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import http_date, parse_etags, unquote_etag
 
+from shop.catalogue.listing import read_without_transaction
 from shop.catalogue_version import current_catalogue_version
 from shop.extensions import db
 from shop.http import REQUEST_ID_PATTERN
@@ -95,6 +97,7 @@ class CatalogueResponseCache:
         max_age = self.app.config["CATALOGUE_VERSION_CHECK_MS"] / 1000
         if self._version is None or now - self._version_read_at >= max_age:
             with self.app.app_context():
+                read_without_transaction(db.session)
                 self._version = current_catalogue_version(db.session)
             self._version_read_at = now
         return self._version
@@ -103,7 +106,13 @@ class CatalogueResponseCache:
         ttl = self.app.config["CATALOGUE_RESPONSE_CACHE_SECONDS"]
         if ttl <= 0 or environ["REQUEST_METHOD"] != "GET" or "HTTP_RANGE" in environ:
             return self.wsgi_app(environ, start_response)
-        key = (self.version(), environ.get("HTTP_HOST"), environ.get("PATH_INFO"),
+        try:
+            version = self.version()
+        except SQLAlchemyError:
+            # The database is unreachable: outside Flask this would be a bare 500 from the
+            # server. Without the cache the app answers (a 503 problem if it is still down).
+            return self.wsgi_app(environ, start_response)
+        key = (version, environ.get("HTTP_HOST"), environ.get("PATH_INFO"),
                environ.get("QUERY_STRING"), environ.get("HTTP_ORIGIN"))
         entry = self.store.get(key)
         if entry is not None:

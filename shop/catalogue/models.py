@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false, text,
+    JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from typing import TYPE_CHECKING
@@ -82,11 +83,8 @@ class Product(Base):
         Index("ix_products_status_category_id", "status", "category_id"),
         Index("ix_products_status_name", "status", "name"),
         Index("ix_products_status_created_at", "status", "created_at"),
-        Index(
-            "ix_products_search_fts",
-            text("to_tsvector('english'::regconfig, search_text)"),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        # GIN on PostgreSQL; on SQLite a plain index of an always-empty column
+        Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,6 +100,11 @@ class Product(Base):
     image_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # to_tsvector('english', search_text), written by a trigger (migration 0008) on
+    # PostgreSQL; empty on SQLite, where search is a LIKE over search_text. Never loaded.
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR().with_variant(Text(), "sqlite"), deferred=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,6 +1,6 @@
 """Public catalogue endpoints: cacheable, read-only."""
 
-from flask import current_app
+from flask import Response, current_app
 
 from shop.accounts.auth import access
 from shop.api import Blueprint
@@ -14,6 +14,8 @@ blp = Blueprint(
 
 
 blp.record_once(lambda state: cache.install(state.app))
+# An instance: given the class, webargs builds a schema (deep-copying its fields) per request
+PRODUCT_QUERY = schemas.ProductQuerySchema()
 
 
 @blp.after_request
@@ -42,12 +44,12 @@ def get_category(slug: str):
 
 @blp.route("/products")
 @access("public")
-@blp.arguments(schemas.ProductQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(PRODUCT_QUERY, location="query", as_kwargs=True)
 @blp.response(200, schemas.ProductPageSchema)
 def list_products(**args):
     """List active products: filter, full-text search, sort and page."""
-    page = listing.product_page(session=db.session, filters=services.ProductFilters(**args))
-    return current_app.json.response(page)  # built to ProductPageSchema (shop/catalogue/listing.py)
+    page = listing.product_page_json(session=db.session, filters=services.ProductFilters(**args))
+    return Response(page, mimetype="application/json")  # ProductPageSchema, see listing.py
 
 
 @blp.route("/products/<slug>")

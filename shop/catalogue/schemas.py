@@ -72,8 +72,9 @@ class ProductQuerySchema(PageArgsSchema):
     skin_type = ma.fields.String(validate=ma.validate.OneOf(SKIN_TYPES))
     concern = ma.fields.String(validate=ma.validate.Length(max=80))
     q = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
-    min_price = ma.fields.Integer(validate=ma.validate.Range(min=0))
-    max_price = ma.fields.Integer(validate=ma.validate.Range(min=0))
+    # Bounded by the INTEGER price column: PostgreSQL refuses to compare beyond it (a 500).
+    min_price = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**31 - 1))
+    max_price = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**31 - 1))
     in_stock = ma.fields.Boolean()
     sort = ma.fields.String(
         validate=ma.validate.OneOf(SORTS),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, exists, false, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement, Select, String, and_, bindparam, case, exists, false, func, literal_column,
+    or_, select,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from shop.catalogue.models import (
@@ -54,26 +57,42 @@ def _sellable_variant(*conditions) -> exists:
     return exists().where(Variant.product_id == Product.id, Variant.is_active, *conditions)
 
 
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def _search_terms(q: str) -> list[str]:
+    return [term for term in q.lower().split() if term]
+
+
+def _tsquery(q: str):
+    return func.websearch_to_tsquery(literal_column("'english'::regconfig"),
+                                     bindparam("q", q, type_=String))
+
+
 def _search_condition(session: Session, q: str):
     if is_postgresql(session):
-        document = func.to_tsvector(literal_column("'english'::regconfig"), Product.search_text)
-        query = func.websearch_to_tsquery(literal_column("'english'::regconfig"), q)
-        return document.op("@@")(query)
-    terms = [term for term in q.lower().split() if term]
-    return and_(*(Product.search_text.contains(term, autoescape=True) for term in terms))
+        return Product.search_vector.op("@@")(_tsquery(q))
+    return and_(*(Product.search_text.like(bindparam(f"q_{n}", _like_pattern(term)), escape="/")
+                  for n, term in enumerate(_search_terms(q))))
 
 
 def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Select:
-    """Narrow a select over products to the filters (the caller may join categories)."""
+    """Narrow a select over products to the filters (the caller may join categories).
+
+    Every value is a named bind parameter, so a statement built for one set of filters runs
+    any other set of the same shape with filter_params() (see listing.py)."""
     if filters.category:
-        category_id = (select(Category.id).where(Category.slug == filters.category)
+        category_id = (select(Category.id).where(Category.slug == bindparam("category",
+                                                                           filters.category))
                        .correlate(None).scalar_subquery())
         stmt = stmt.where(Product.category_id == category_id)
     if filters.skin_type:
         stmt = stmt.where(
             exists().where(
                 ProductSkinType.product_id == Product.id,
-                ProductSkinType.skin_type == filters.skin_type,
+                ProductSkinType.skin_type == bindparam("skin_type", filters.skin_type),
             )
         )
     if filters.concern:
@@ -81,16 +100,16 @@ def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Se
             exists().where(
                 product_concerns.c.product_id == Product.id,
                 product_concerns.c.concern_id == Concern.id,
-                Concern.slug == filters.concern,
+                Concern.slug == bindparam("concern", filters.concern),
             )
         )
     if filters.q:
         stmt = stmt.where(_search_condition(session, filters.q))
     price_bounds = []
     if filters.min_price is not None:
-        price_bounds.append(Variant.price_amount >= filters.min_price)
+        price_bounds.append(Variant.price_amount >= bindparam("min_price", filters.min_price))
     if filters.max_price is not None:
-        price_bounds.append(Variant.price_amount <= filters.max_price)
+        price_bounds.append(Variant.price_amount <= bindparam("max_price", filters.max_price))
     if price_bounds:
         stmt = stmt.where(_sellable_variant(*price_bounds))
     if filters.in_stock is not None:
@@ -99,6 +118,29 @@ def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Se
         ) | _sellable_variant(Variant.voucher_kind.is_not(None))  # vouchers are never out of stock
         stmt = stmt.where(in_stock if filters.in_stock else ~in_stock)
     return stmt
+
+
+def filter_shape(session: Session, filters: ProductFilters) -> tuple:
+    """What decides the SQL of apply_filters() and apply_sort(), values aside."""
+    terms = None
+    if filters.q:
+        terms = -1 if is_postgresql(session) else len(_search_terms(filters.q))
+    return (session.get_bind().dialect.name, bool(filters.category), bool(filters.skin_type),
+            bool(filters.concern), terms, filters.min_price is not None,
+            filters.max_price is not None, filters.in_stock, filters.sort)
+
+
+def filter_params(session: Session, filters: ProductFilters) -> dict:
+    """The bind parameter values apply_filters() and apply_sort() name."""
+    params = {"category": filters.category, "skin_type": filters.skin_type,
+              "concern": filters.concern, "min_price": filters.min_price,
+              "max_price": filters.max_price}
+    if filters.q and is_postgresql(session):
+        params["q"] = filters.q
+    elif filters.q:
+        params.update({f"q_{n}": _like_pattern(term)
+                       for n, term in enumerate(_search_terms(filters.q))})
+    return {name: value for name, value in params.items() if value is not None}
 
 
 def _min_price():
@@ -110,20 +152,25 @@ def _min_price():
     )
 
 
-def apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Select:
+def sort_keys(session: Session, filters: ProductFilters) -> list[tuple[ColumnElement, bool]]:
+    """(expression, descending) pairs that order products for the filters' sort, ending in
+    the id so that every page is stable."""
     sort = filters.sort or ("relevance" if filters.q else "name")
     if sort == "relevance" and filters.q and is_postgresql(session):
-        rank = func.ts_rank(
-            func.to_tsvector(literal_column("'english'::regconfig"), Product.search_text),
-            func.websearch_to_tsquery(literal_column("'english'::regconfig"), filters.q),
-        )
-        return stmt.order_by(rank.desc(), Product.name, Product.id)
+        rank = func.ts_rank(Product.search_vector, _tsquery(filters.q))
+        return [(rank, True), (Product.name, False), (Product.id, False)]
     orderings = {
-        "price": (_min_price().asc(), Product.name),
-        "-price": (_min_price().desc(), Product.name),
-        "newest": (Product.created_at.desc(), Product.id.desc()),
+        "price": [(_min_price(), False), (Product.name, False)],
+        "-price": [(_min_price(), True), (Product.name, False)],
+        "newest": [(Product.created_at, True), (Product.id, True)],
     }
-    return stmt.order_by(*orderings.get(sort, (Product.name,)), Product.id)
+    keys = orderings.get(sort, [(Product.name, False)])
+    return keys if keys[-1][0] is Product.id else [*keys, (Product.id, False)]
+
+
+def apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Select:
+    return stmt.order_by(*(key.desc() if descending else key.asc()
+                           for key, descending in sort_keys(session, filters)))
 
 
 def list_categories(*, session: Session) -> list[Category]:

@@ -57,6 +57,7 @@ def _start_payment(order: Order, data: dict) -> dict:
 @idempotent
 @blp.arguments(schemas.CheckoutSchema)
 @blp.response(201, schemas.CheckoutResultSchema)
+@blp.alt_response(404, description="No such cart, or another customer's")
 @blp.alt_response(409, description="cart_not_purchasable, insufficient_stock, cart_not_open")
 @blp.alt_response(422, description="validation_error, return_url_not_allowed")
 @blp.alt_response(503, description="payment_provider_unavailable (the order is cancelled)")
@@ -66,6 +67,9 @@ def checkout(data: dict, cart_id: str):
         flow=data["payment_flow"], success_url=data.get("success_url"),
         cancel_url=data.get("cancel_url"),
     )
+    # What this request commits is what it answers with: reloading the order, its lines and
+    # events after each commit cost four SELECTs per checkout for the same values.
+    db.session().expire_on_commit = False
     placed = services.place_order(
         session=db.session, cart_id=cart_id, user=current_user(), email=data.get("email"),
         shipping_method=data.get("shipping_method"),

@@ -73,7 +73,8 @@ def _check_purchasable(priced: pricing.PricedCart) -> None:
 
 def _new_order(
     cart: Cart, priced: pricing.PricedCart, *, user: User | None, email: str,
-    method: shipping.ShippingMethod | None, address: dict | None,
+    method: shipping.ShippingMethod | None, address: dict | None, expires_at: datetime,
+    access_token_hash: str | None,
 ) -> Order:
     return Order(
         number=f"TMP-{secrets.token_hex(12)}", status="pending_payment", email=email,
@@ -83,6 +84,7 @@ def _new_order(
         vat_breakdown=[{"rate": v.rate, "amount": v.amount.amount} for v in priced.vat_breakdown],
         total_amount=priced.total.amount, amount_due=priced.total.amount,
         shipping_method=method.code if method else None, shipping_address=address,
+        reservation_expires_at=expires_at, access_token_hash=access_token_hash,
         lines=[
             OrderLine(
                 variant_id=p.line.variant_id, kind=p.line.kind, sku=p.line.sku,
@@ -115,16 +117,15 @@ def place_order(
     email = email or (user.email if user else None)
     if not email:
         raise ValidationFailed("An email address is needed.", errors={"email": ["Required."]})
-    order = _new_order(cart, priced, user=user, email=email, method=method, address=address)
+    # Everything the order row needs is known before its INSERT (one statement, not three)
+    expires_at = (now or utcnow()) + timedelta(minutes=current_app.config["RESERVATION_MINUTES"])
+    token = None if user else secrets.token_urlsafe(32)
+    order = _new_order(cart, priced, user=user, email=email, method=method, address=address,
+                       expires_at=expires_at, access_token_hash=hash_token(token) if token else None)
     session.add(order)
     session.flush()
     order.number = orders.order_number(order.id)
-    minutes = current_app.config["RESERVATION_MINUTES"]
-    orders.reserve_stock(
-        session=session, order=order, expires_at=(now or utcnow()) + timedelta(minutes=minutes)
-    )
-    token = None if user else secrets.token_urlsafe(32)
-    order.access_token_hash = hash_token(token) if token else None
+    orders.reserve_stock(session=session, order=order, expires_at=expires_at)
     orders.add_event(order, "placed", total=order.total_amount)
     cart.status, cart.updated_at = "checked_out", utcnow()
     for hook in on_order_placed:

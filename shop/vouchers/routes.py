@@ -154,6 +154,7 @@ def _cart_view(cart_id: str) -> carts.CartView:
 @blp.alt_response(422, description="`voucher_not_usable`: one answer for unknown, expired, "
                   "void and used-up codes")
 @blp.alt_response(429, description="Too many attempts from this address")
+@blp.alt_response(404, description="No such cart, or another customer's")
 def apply_cart_voucher(data: dict, cart_id: str):
     """Apply a money voucher to the cart (several stack); the card pays what they do not."""
     checkout.apply_code(session=db.session, cart_id=cart_id, user=current_user(), **data)

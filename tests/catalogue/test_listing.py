@@ -68,12 +68,36 @@ def test_pages_match_the_schema(db_session, varied_stock, filters):
         {"items": products, "page": filters.page, "per_page": filters.per_page, "total": total})
     lean = listing.product_page(session=db_session, filters=filters)
     assert json.dumps(lean) == json.dumps(expected)
+    # the JSON text the API sends (written by PostgreSQL itself there): same fields, same order
+    text = listing.product_page_json(session=db_session, filters=filters)
+    assert json.dumps(json.loads(text)) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("first, second", [
+    (ProductFilters(skin_type="oily", min_price=1000, sort="price"),
+     ProductFilters(skin_type="dry", min_price=3000, sort="price", per_page=3, page=2)),
+    (ProductFilters(q="hyaluronic serum"), ProductFilters(q="salicylic acid")),
+    (ProductFilters(category="serums", concern="enlarged-pores"),
+     ProductFilters(category="cleansers", concern="dullness")),
+], ids=["price", "search", "category"])
+def test_a_statement_built_for_one_filter_set_serves_the_next_of_its_shape(
+        db_session, first, second):
+    for filters in (first, second):
+        products, total = orm_page(db_session, filters)
+        for lean in (listing.product_page(session=db_session, filters=filters),
+                     json.loads(listing.product_page_json(session=db_session, filters=filters))):
+            assert [item["slug"] for item in lean["items"]] == [p.slug for p in products]
+            assert lean["total"] == total
 
 
 def test_a_page_past_the_end_still_counts_the_total(db_session):
     lean = listing.product_page(session=db_session, filters=ProductFilters(page=500))
     assert lean["items"] == []
     assert lean["total"] == orm_page(db_session, ProductFilters())[1] > 0
+    text = listing.product_page_json(session=db_session, filters=ProductFilters(page=500))
+    assert json.loads(text) == {**lean, "page": 500}
+    nothing = listing.product_page_json(session=db_session, filters=ProductFilters(q="zzzq"))
+    assert json.loads(nothing) == {"items": [], "page": 1, "per_page": 24, "total": 0}
 
 
 def test_the_api_serves_the_lean_page(client, db_session):

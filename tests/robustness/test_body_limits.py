@@ -61,3 +61,16 @@ def test_a_body_at_the_limit_is_still_read(app, client):
     response = client.post("/api/v1/auth/token", data=body, content_type="application/json")
     assert response.status_code == 422  # parsed, and refused for its unknown field only
     assert list(response.json["errors"]) == ["pad"]
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(app, client):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    for size in (limit, limit // 2):
+        body = b'{"email": "a@example.com", "password": "wrong password", "pad": "'
+        body += b"x" * (size - len(body) - 2) + b'"}'
+        response = client.post(
+            "/api/v1/auth/token", input_stream=io.BytesIO(body), content_type="application/json",
+            headers={"Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True})
+        assert response.status_code == 422, (size, response.data[:200])
+        assert list(response.json["errors"]) == ["pad"]

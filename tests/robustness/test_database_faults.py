@@ -31,7 +31,7 @@ def shop_process(app, database_url, localstripe, tmp_path_factory):
     name = f"shop-dbfault-{secrets.token_hex(4)}"
     env = process_env(database_url, application_name=name, key_prefix=name,
                       stripe_url=localstripe.url, webhook_secret="whsec_dbfault",
-                      RATELIMIT_STORAGE_URI="memory://")
+                      CATALOGUE_RESPONSE_CACHE_SECONDS="5")  # production's default: cache on
     instance = start_instance(env, name="dbfault", log_dir=tmp_path_factory.mktemp("gunicorn"))
     yield instance
     instance.stop()

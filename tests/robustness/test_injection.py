@@ -5,6 +5,7 @@ Nothing here lists the operations: one added tomorrow is covered tomorrow."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 from sqlalchemy import func, inspect, select
@@ -32,6 +33,7 @@ PAYLOADS = [
 RAW_QUERY = "%ff%fe%00"
 RAW_PATH = "%ff%fe"
 ANSWER_TYPES = ("application/json", "application/problem+json", "text/csv")
+SLOW_SECONDS = 5
 
 
 def _row_counts(session) -> tuple[int, int]:
@@ -56,16 +58,18 @@ def test_hostile_text_in_every_get_parameter_is_harmless(
             attempts = [{"query_string": {name: payload}} for payload in PAYLOADS]
             attempts.append({"query_string": f"{name}={RAW_QUERY}"})
             for attempt in attempts:
+                started = time.monotonic()
                 response = client.get(operation.url(), headers=headers, **attempt)
                 sent += 1
-                _check(response, operation, name, attempt["query_string"], failures)
+                _check(response, operation, name, attempt["query_string"], failures, started)
         for parameter in operation.text_parameters("path"):
             name = parameter["name"]
             covered.add(f"{operation} {{{name}}}")
             for value in [quote(payload, safe="") for payload in PAYLOADS] + [RAW_PATH]:
+                started = time.monotonic()
                 response = client.get(operation.url(**{name: value}), headers=headers)
                 sent += 1
-                _check(response, operation, name, value, failures)
+                _check(response, operation, name, value, failures, started)
     assert not failures, "\n".join(failures)
     assert sent > 300 and len(covered) > 20, (sent, sorted(covered))  # the walk really ran
     # Nothing was dropped, deleted or added by any of it.
@@ -73,8 +77,10 @@ def test_hostile_text_in_every_get_parameter_is_harmless(
     assert _row_counts(db_session) == counts
 
 
-def _check(response, operation, name, sent, failures: list[str]) -> None:
+def _check(response, operation, name, sent, failures: list[str], started: float) -> None:
     shown = repr(sent)[:60]
+    if time.monotonic() - started > SLOW_SECONDS:  # pg_sleep(10) ran: the text reached SQL
+        failures.append(f"{operation} {name}={shown}: took {time.monotonic() - started:.1f}s")
     if response.status_code >= 500:
         failures.append(f"{operation} {name}={shown}: {response.status_code} "
                         f"{response.get_data(as_text=True)[:200]}")
@@ -110,3 +116,70 @@ def test_a_signed_webhook_is_not_refused_for_nul_characters(client):
         "id": "evt_nul", "type": "customer.updated", "data": {"object": {"name": "A\x00"}}},
         headers={"Stripe-Signature": "t=1,v1=00"})
     assert response.status_code == 400, response.text
+
+
+def test_an_id_beyond_the_integer_range_is_a_404_not_a_database_error(
+    client, customer_headers, admin_token,
+):
+    huge = str(2**31)
+    for method, path, headers in [
+        ("GET", f"/api/v1/orders/{huge}", customer_headers),
+        ("GET", f"/api/v1/me/addresses/{huge}", customer_headers),
+        ("PATCH", f"/api/v1/me/addresses/{huge}", customer_headers),  # not 405: other methods
+        ("DELETE", f"/api/v1/me/addresses/{'9' * 40}", customer_headers),
+        ("POST", f"/api/v1/orders/{huge}/sync", {}),
+        ("GET", f"/api/v1/admin/orders/{huge}", admin_token),
+    ]:
+        response = client.open(path, method=method, headers=headers,
+                               json={} if method != "GET" else None)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.content_type == "application/problem+json"
+    assert client.get(f"/api/v1/me/addresses/{2**31 - 1}",
+                      headers=customer_headers).json["code"] != "not_found"  # the view's own
+
+
+def test_integer_path_parameters_document_their_range(openapi_document):
+    parameter = next(p for p in openapi_document["paths"]["/api/v1/orders/{order_id}"]["parameters"]
+                     if p["name"] == "order_id")
+    assert parameter["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+
+
+def test_out_of_range_numbers_in_every_integer_query_parameter_are_refused(
+    client, openapi_document, admin_token,
+):
+    """PostgreSQL compares INTEGER columns only with values in range: a bigger number must
+    be the client's 422, never the database's 500."""
+    failures, covered = [], []
+    for operation in operations(openapi_document):
+        if operation.method != "GET":
+            continue
+        headers = admin_token if operation.secured else {}
+        for parameter in operation.parameters:
+            if parameter["in"] != "query" or parameter["schema"].get("type") != "integer":
+                continue
+            covered.append(f"{operation} ?{parameter['name']}")
+            for value in (str(2**31), str(2**63), "9" * 30, "-" + "9" * 30):
+                response = client.get(operation.url(), headers=headers,
+                                      query_string={parameter["name"]: value})
+                if response.status_code >= 500:
+                    failures.append(f"{covered[-1]}={value}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert len(covered) > 10, covered
+
+
+def test_out_of_range_integers_in_json_bodies_are_a_422_naming_the_field(
+    client, customer_headers, admin_token,
+):
+    too_big = 2**31
+    profile = client.patch("/api/v1/me", headers=customer_headers,
+                           json={"default_address_id": too_big})
+    assert profile.status_code == 422, profile.text
+    assert list(profile.json["errors"]) == ["default_address_id"]
+    category = client.post("/api/v1/admin/categories", headers=admin_token, json={
+        "slug": "huge", "name": "Huge", "position": -too_big - 1})
+    assert category.status_code == 422 and list(category.json["errors"]) == ["position"]
+    nested = client.post("/api/v1/admin/vouchers/NOPE-NOPE/redemptions", headers=admin_token,
+                         json={"amount": {"amount": 10**30, "currency": "GBP"}})
+    assert nested.status_code == 422 and list(nested.json["errors"]) == ["amount"], nested.text
+    fine = client.patch("/api/v1/me", headers=customer_headers, json={"name": "In range"})
+    assert fine.status_code == 200

@@ -22,6 +22,7 @@ from tests.vouchers.conftest import issue_money, issue_treatment
 pytestmark = [pytest.mark.postgresql_only, pytest.mark.slow]
 BUYERS = 24
 STOCK = 5
+VOUCHER_ROUNDS = 3
 PROBLEM = "application/problem+json"
 
 
@@ -110,13 +111,13 @@ def sign_in(base: str) -> requests.Response:
 def test_the_sign_in_limit_is_shared_by_both_app_processes(committed, app_processes):
     app_processes.clear_rate_limits()
     a, b = app_processes.instances
-    # LOGIN_RATE_LIMIT is 3 per minute per address; four workers in two processes count once.
+    # LOGIN_RATE_LIMIT is 3 per hour per address; four workers in two processes count once.
     assert [sign_in(a.url).status_code for _ in range(3)] == [401, 401, 401]
     refused = sign_in(b.url)
     assert refused.status_code == 429, refused.text
     assert refused.headers["Content-Type"] == PROBLEM
     assert refused.json()["code"] == "rate_limited"
-    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
     assert sign_in(a.url).status_code == 429
     app_processes.clear_rate_limits()
     assert sign_in(b.url).status_code == 401  # the counters live in Redis only
@@ -142,47 +143,52 @@ def _redeem(base: str, headers: dict, code: str, body: dict, barrier) -> request
 def test_a_voucher_is_never_overspent_by_tills_and_the_web_shop_on_two_processes(
     app, committed, app_processes, localstripe,
 ):
-    """A £50 voucher: four tills (two per process) take £20 each while a £30 web order on
-    one process pays with it. Whoever wins, exactly £50 is used and the ledger adds up."""
+    """Each round, a £50 voucher: four tills (two per process) take £20 each while a £30 web
+    order on one process pays with it. Whoever wins, exactly £50 is used and the ledger adds
+    up. The web order is checked out on the process it was not built on."""
     localstripe.reset()
     localstripe.webhooks_off()
     a, b = app_processes.instances
-
-    def setup(session):
-        issued = issue_money(session, 5000)
-        tills = [bearer_for(session, make_user(session, role="staff")) for _ in range(4)]
-        goods = make_variant(session, price=3000, stock=1)
-        return issued.voucher.id, issued.code, tills, goods.sku
-
-    voucher_id, code, tills, sku = committed_rows(app, setup)
-    cart_id = new_cart_with(b.url, sku)
-    applied = requests.post(f"{b.url}/api/v1/carts/{cart_id}/vouchers", json={"code": code},
-                            timeout=10)
-    assert applied.status_code == 200, applied.text
-    barrier = threading.Barrier(len(tills) + 1)
+    tills = committed_rows(app, lambda session: [
+        bearer_for(session, make_user(session, role="staff")) for _ in range(4)])
     spend = {"amount": {"amount": 2000, "currency": "GBP"}, "note": "two-process race"}
+    for round_number in range(VOUCHER_ROUNDS):
+        shop, other = (a, b) if round_number % 2 else (b, a)
 
-    def web_shop():
-        barrier.wait()
-        return requests.post(f"{a.url}/api/v1/carts/{cart_id}/checkout", timeout=30, json={
-            "email": "racer@example.com", "shipping_method": "click-and-collect"})
+        def setup(session):
+            issued = issue_money(session, 5000)
+            goods = make_variant(session, price=3000, stock=1)
+            return issued.voucher.id, issued.code, goods.sku
 
-    with ThreadPoolExecutor(max_workers=len(tills) + 1) as pool:
-        tills_done = [pool.submit(_redeem, (a, b)[i % 2].url, headers, code, spend, barrier)
-                      for i, headers in enumerate(tills)]
-        web = pool.submit(web_shop).result()
-        redeemed = [future.result() for future in tills_done]
+        voucher_id, code, sku = committed_rows(app, setup)
+        cart_id = new_cart_with(shop.url, sku)
+        applied = requests.post(f"{shop.url}/api/v1/carts/{cart_id}/vouchers",
+                                json={"code": code}, timeout=10)
+        assert applied.status_code == 200, applied.text
+        barrier = threading.Barrier(len(tills) + 1)
 
-    assert web.status_code == 201, web.text
-    order = web.json()["order"]
-    statuses = [response.status_code for response in redeemed]
-    assert set(statuses) <= {201, 409}, [response.text for response in redeemed]
-    assert all(r.headers["Content-Type"] == PROBLEM for r in redeemed if r.status_code == 409)
-    paid_by_voucher = 3000 - order["totals"]["amount_due"]["amount"]
-    assert 2000 * statuses.count(201) + paid_by_voucher == 5000, (statuses, order)
-    voucher, total, held = read(app, lambda s: _voucher_ledger(s, voucher_id))
-    assert voucher.balance_amount == total and voucher.held_amount == held
-    assert voucher.balance_amount - voucher.held_amount == 0
+        def web_shop(base=other.url, cart_id=cart_id, barrier=barrier):
+            barrier.wait()
+            return requests.post(f"{base}/api/v1/carts/{cart_id}/checkout", timeout=30, json={
+                "email": "racer@example.com", "shipping_method": "click-and-collect"})
+
+        with ThreadPoolExecutor(max_workers=len(tills) + 1) as pool:
+            tills_done = [pool.submit(_redeem, (a, b)[i % 2].url, headers, code, spend, barrier)
+                          for i, headers in enumerate(tills)]
+            web = pool.submit(web_shop).result()
+            redeemed = [future.result() for future in tills_done]
+
+        assert web.status_code == 201, web.text
+        order = web.json()["order"]
+        statuses = [response.status_code for response in redeemed]
+        assert set(statuses) <= {201, 409}, [response.text for response in redeemed]
+        assert all(r.headers["Content-Type"] == PROBLEM for r in redeemed
+                   if r.status_code == 409)
+        paid_by_voucher = 3000 - order["totals"]["amount_due"]["amount"]
+        assert 2000 * statuses.count(201) + paid_by_voucher == 5000, (statuses, order)
+        voucher, total, held = read(app, lambda s, v=voucher_id: _voucher_ledger(s, v))
+        assert voucher.balance_amount == total and voucher.held_amount == held
+        assert voucher.balance_amount - voucher.held_amount == 0
 
 
 def test_a_treatment_voucher_is_redeemed_once_by_tills_on_two_processes(

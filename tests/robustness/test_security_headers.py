@@ -17,6 +17,7 @@ PRODUCTION = {
     "STRIPE_WEBHOOK_SECRET": "whsec_production_like", "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://", "LOGIN_RATE_LIMIT": "1 per minute",
     "CORS_ORIGINS": ["https://shop.aestheticsglow.example"],
+    "CATALOGUE_RESPONSE_CACHE_SECONDS": 5,  # production's default: replayed responses too
 }
 ALLOWED_ORIGIN = "https://shop.aestheticsglow.example"
 
@@ -51,6 +52,7 @@ def every_kind_of_response(client, bearer: dict) -> dict[str, object]:
     product = listing.json["items"][0]["slug"]
     responses = {
         "200 list": listing,
+        "200 list replayed by the cache": client.get("/api/v1/products"),
         "200 detail": client.get(f"/api/v1/products/{product}"),
         "304 not modified": client.get("/api/v1/products",
                                        headers={"If-None-Match": listing.headers["ETag"]}),

@@ -67,6 +67,7 @@ def get_category(slug: str):
 @blp.arguments(schemas.CategoryUpdateSchema)
 @blp.response(200, schemas.CategoryAdminSchema)
 @blp.alt_response(409, description="Slug taken")
+@blp.alt_response(404, description="No such category")
 def update_category(data: dict, slug: str):
     """Change a category's slug, name, description or position."""
     return _committed(services.update_category(session=db.session, actor=current_user(),
@@ -77,6 +78,7 @@ def update_category(data: dict, slug: str):
 @access("admin")
 @blp.response(204)
 @blp.alt_response(409, description="Products are filed under it")
+@blp.alt_response(404, description="No such category")
 def delete_category(slug: str):
     """Delete an empty category."""
     services.delete_category(session=db.session, actor=current_user(), slug=slug)
@@ -123,6 +125,7 @@ def get_product(slug: str):
 @blp.arguments(schemas.ProductUpdateSchema)
 @blp.response(200, schemas.ProductAdminSchema)
 @blp.alt_response(409, description="Slug taken")
+@blp.alt_response(404, description="No such product")
 def update_product(data: dict, slug: str):
     """Edit a product's details."""
     return _committed(products.update_product(session=db.session, actor=current_user(),
@@ -133,6 +136,7 @@ def update_product(data: dict, slug: str):
 @access("admin")
 @blp.response(200, schemas.ProductAdminSchema)
 @blp.alt_response(409, description="No active variant to publish")
+@blp.alt_response(404, description="No such product")
 def change_product_status(slug: str, action: str):
     """Publish, unpublish (back to draft) or archive a product."""
     return _committed(products.set_product_status(session=db.session, actor=current_user(),
@@ -143,6 +147,7 @@ def change_product_status(slug: str, action: str):
 @access("admin")
 @blp.response(204)
 @blp.alt_response(409, description="Has stock history or orders: archive it instead")
+@blp.alt_response(404, description="No such product")
 def delete_product(slug: str):
     """Delete a product nothing refers to."""
     products.delete_product(session=db.session, actor=current_user(), slug=slug)
@@ -154,6 +159,7 @@ def delete_product(slug: str):
 @blp.arguments(schemas.VariantCreateSchema)
 @blp.response(201, schemas.VariantAdminSchema)
 @blp.alt_response(409, description="SKU taken")
+@blp.alt_response(404, description="No such product")
 def create_variant(data: dict, slug: str):
     """Add a variant (its stock level starts at zero)."""
     return _committed(products.create_variant(session=db.session, actor=current_user(),
@@ -164,6 +170,7 @@ def create_variant(data: dict, slug: str):
 @access("admin")
 @blp.arguments(schemas.VariantUpdateSchema)
 @blp.response(200, schemas.VariantAdminSchema)
+@blp.alt_response(404, description="No such product, or no such variant of it")
 def update_variant(data: dict, slug: str, sku: str):
     """Edit a variant: name, prices, cost, weight, barcode, threshold, active."""
     return _committed(products.update_variant(session=db.session, actor=current_user(),
@@ -173,6 +180,7 @@ def update_variant(data: dict, slug: str, sku: str):
 @blp.route("/products/<slug>/variants/<sku>/archive", methods=["POST"])
 @access("admin")
 @blp.response(200, schemas.VariantAdminSchema)
+@blp.alt_response(404, description="No such product, or no such variant of it")
 def archive_variant(slug: str, sku: str):
     """Stop selling a variant (kept for orders and the stock ledger)."""
     return _committed(products.archive_variant(session=db.session, actor=current_user(),
@@ -183,6 +191,7 @@ def archive_variant(slug: str, sku: str):
 @access("admin")
 @blp.response(204)
 @blp.alt_response(409, description="Has stock history or orders: archive it instead")
+@blp.alt_response(404, description="No such product, or no such variant of it")
 def delete_variant(slug: str, sku: str):
     """Delete a variant nothing refers to."""
     products.delete_variant(session=db.session, actor=current_user(), slug=slug, sku=sku)
@@ -218,6 +227,7 @@ def create_treatment(data: dict):
 @blp.route("/treatments/<slug>")
 @access("admin")
 @blp.response(200, schemas.TreatmentAdminSchema)
+@blp.alt_response(404, description="No such treatment")
 def get_treatment(slug: str):
     """Get a treatment in any status."""
     return services.get_treatment(session=db.session, slug=slug)
@@ -228,6 +238,7 @@ def get_treatment(slug: str):
 @blp.arguments(schemas.TreatmentUpdateSchema)
 @blp.response(200, schemas.TreatmentAdminSchema)
 @blp.alt_response(409, description="Slug taken")
+@blp.alt_response(404, description="No such treatment")
 def update_treatment(data: dict, slug: str):
     """Edit a treatment: name, description, duration, price, concerns."""
     return _committed(services.update_treatment(session=db.session, actor=current_user(),
@@ -237,6 +248,7 @@ def update_treatment(data: dict, slug: str):
 @blp.route(f"/treatments/<slug>/{STATUS_ACTION}", methods=["POST"])
 @access("admin")
 @blp.response(200, schemas.TreatmentAdminSchema)
+@blp.alt_response(404, description="No such treatment")
 def change_treatment_status(slug: str, action: str):
     """Publish, unpublish (back to draft) or archive a treatment."""
     return _committed(services.set_treatment_status(session=db.session, actor=current_user(),

@@ -38,6 +38,7 @@ def get_order(order_id: int):
 @blp.arguments(schemas.FulfilSchema)
 @blp.response(200, schemas.OrderDetailSchema)
 @blp.alt_response(409, description="invalid_transition: only paid orders are fulfilled")
+@blp.alt_response(404, description="No such order")
 def fulfil_order(data: dict, order_id: int):
     """Mark a paid order dispatched (carrier, tracking) or ready for collection; e-mails."""
     services.fulfil_order(session=db.session, actor=current_user(), order_id=order_id, **data)
@@ -49,6 +50,7 @@ def fulfil_order(data: dict, order_id: int):
 @access("staff")
 @blp.response(200, schemas.OrderDetailSchema)
 @blp.alt_response(409, description="invalid_transition: only fulfilled orders complete")
+@blp.alt_response(404, description="No such order")
 def complete_order(order_id: int):
     """Mark a fulfilled order completed (delivered or collected)."""
     services.complete_order(session=db.session, actor=current_user(), order_id=order_id)
@@ -63,6 +65,7 @@ def complete_order(order_id: int):
 @blp.alt_response(409, description="invalid_transition, order_not_refunded, "
                                     "order_paid_meanwhile")
 @blp.alt_response(503, description="payment_provider_unavailable: nothing changed")
+@blp.alt_response(404, description="No such order")
 def cancel_order(data: dict, order_id: int):
     """Cancel an unpaid order, or a paid one refunded in full before fulfilment."""
     order = services.cancel_order(session=db.session, actor=current_user(), order_id=order_id,
@@ -82,6 +85,7 @@ def cancel_order(data: dict, order_id: int):
 @blp.alt_response(409, description="refund_exceeds_payment, refund_exceeds_line, "
                                     "order_not_paid")
 @blp.alt_response(503, description="payment_provider_unavailable: nothing was refunded")
+@blp.alt_response(404, description="No such order")
 def refund_order(data: dict, order_id: int):
     """Refund lines (optionally restocked) or an amount: vouchers first, then the card."""
     refund = refunds.refund_order(session=db.session, actor=current_user(), order_id=order_id,

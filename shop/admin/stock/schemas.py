@@ -51,7 +51,7 @@ class MovementQuerySchema(AdminListArgsSchema, DateRangeArgsSchema):
     sku = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
                            metadata={"description": "Exactly this SKU (case-insensitive)"})
     reason = ma.fields.String(validate=ma.validate.OneOf(MOVEMENT_REASONS))
-    order_id = ma.fields.Integer()
+    order_id = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**31 - 1))  # INTEGER id
 
 
 class AdjustmentSchema(ma.Schema):

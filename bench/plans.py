@@ -1,0 +1,95 @@
+"""EXPLAIN the catalogue's read queries on the bench database and check the indexes they use.
+
+Runs the statements the app itself builds (shop/catalogue/listing.py) through
+EXPLAIN (ANALYZE, FORMAT JSON) on the seeded, analysed bench catalogue, and compares each
+plan with the indexes it must use. Which plan is right depends on the catalogue's size (a
+sequential scan of a table that fits in a few pages beats any index), so each expectation
+names the smallest catalogue it applies from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from shop.catalogue import listing
+from shop.catalogue.models import Product
+from shop.catalogue.services import ProductFilters, filter_params
+from shop.extensions import db
+
+
+@dataclass(frozen=True)
+class Expectation:
+    name: str
+    uses: tuple[str, ...]  # index names that must appear in the plan
+    from_products: int = 0  # applies to catalogues at least this large
+
+
+def _nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def indexes_used(plan: dict) -> set[str]:
+    return {node["Index Name"] for node in _nodes(plan) if "Index Name" in node}
+
+
+def _explain(statement, params: dict) -> tuple[dict, float]:
+    sql = str(statement.params(**params).compile(
+        db.engine, compile_kwargs={"literal_binds": True, "render_postcompile": True}))
+    connection = db.session.connection()
+    connection.exec_driver_sql("SELECT 1")  # (warm the connection: no first-use costs)
+    row = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql).scalar_one()
+    return row[0]["Plan"], row[0]["Execution Time"]
+
+
+def _page(filters: ProductFilters):
+    statement = listing._page_statement(db.session, filters)
+    params = {**filter_params(db.session, filters), "limit": filters.per_page,
+              "offset": (filters.page - 1) * filters.per_page}
+    return statement, params
+
+
+def checks(products: int) -> list[tuple[Expectation, object, dict]]:
+    page_ids = list(db.session.scalars(
+        select(Product.id).where(Product.status == "active").order_by(Product.name).limit(24)))
+    slug = db.session.scalar(select(Product.slug).where(Product.status == "active").limit(1))
+    detail = listing.DETAIL_STATEMENT
+    return [
+        (Expectation("detail by slug", ("uq_products_slug",)), detail, {"slug": slug}),
+        (Expectation("page's variants and stock", ("ix_product_variants_product_id",)),
+         listing.VARIANTS, {"product_ids": page_ids}),
+        (Expectation("page's concerns and skin types", ("pk_product_concerns",
+                                                        "pk_product_skin_types")),
+         listing.TAGS, {"product_ids": page_ids}),
+        (Expectation("search: q=hyaluronic", ("ix_products_search_vector",)),
+         *_page(ProductFilters(q="hyaluronic"))),
+        (Expectation("list: category=serums", ("ix_products_status_category_id",), 10_000),
+         *_page(ProductFilters(category="serums"))),
+        (Expectation("list: concern=enlarged-pores", ("ix_product_concerns_concern_id",), 10_000),
+         *_page(ProductFilters(concern="enlarged-pores"))),
+        (Expectation("list: skin_type=oily, price 10-60 GBP, sort=price", (), 0),
+         *_page(ProductFilters(skin_type="oily", min_price=1000, max_price=6000, sort="price"))),
+    ]
+
+
+def report(app, products: int) -> tuple[str, bool]:
+    """A Markdown section on the plans, and whether every applicable expectation held."""
+    lines = ["| query | indexes used | expected | execution ms | ok |", "|---|---|---|---:|---|"]
+    all_ok = True
+    with app.app_context():
+        for expectation, statement, params in checks(products):
+            plan, ms = _explain(statement, params)
+            used = indexes_used(plan)
+            applies = products >= expectation.from_products
+            ok = set(expectation.uses) <= used if applies else True
+            all_ok &= ok
+            expected = ", ".join(expectation.uses) or "-"
+            if not applies:
+                expected += f" (from {expectation.from_products:,} products)"
+            lines.append(f"| {expectation.name} | {', '.join(sorted(used)) or 'none'} | "
+                         f"{expected} | {ms:.2f} | {'yes' if ok else '**NO**'} |")
+        db.session.remove()
+    return "\n".join(lines) + "\n", all_ok
