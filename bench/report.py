@@ -77,22 +77,21 @@ def table(rows: list[dict], machine: str, products: int, plans: str) -> str:
 
 
 def scaling_table(results: dict[int, list[dict]], machine: str, plans: dict[int, str]) -> str:
-    keys = [r["key"] for r in next(iter(results.values())) if r["key"] != "bare"]
-    names = {r["key"]: r["name"] for rows in results.values() for r in rows}
-    header = "| products | " + " | ".join(f"{names[k]}: req/s, p50, p99 ms" for k in keys) + " |"
     lines = [
         f"# Scaling {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
         machine,
         "",
-        header,
-        "|---:|" + "---:|" * len(keys),
+        "| products | scenario | req/s | p50 ms | p99 ms | vs bare Flask | CPU ms per request |",
+        "|---:|---|---:|---:|---:|---:|---|",
     ]
     for size, rows in results.items():
-        by_key = {r["key"]: r["result"] for r in rows}
-        cells = [f"{by_key[k].rps:,.0f}, {_ms(by_key[k].p50)}, {_ms(by_key[k].p99)}"
-                 if k in by_key else "-" for k in keys]
-        lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+        for r in rows:
+            res: Result = r["result"]
+            ratio = (f"{100 * r['vs_ceiling']:.0f}% of localstripe" if r["vs_ceiling"]
+                     else f"{100 * r['vs_bare']:.1f}%")
+            lines.append(f"| {size:,} | {r['name']} | {res.rps:,.0f} | {_ms(res.p50)} | "
+                         f"{_ms(res.p99)} | {ratio} | {_cpu(res)} |")
     for size, plan in plans.items():
         lines += ["", f"Query plans at {size:,} products:", "", plan.rstrip()]
     return "\n".join(lines) + "\n"

@@ -133,7 +133,7 @@ class Bench:
         self.url = self.setup_database()
         prep = Preparer(self.url, self.work)
         say("EXPLAIN the catalogue queries")
-        self.plans, self.plans_ok = plans.report(prep.app, self.products)
+        self.plans = plans.report(prep.app, self.products)
         want = lambda key: not only or key in only  # noqa: E731
         with servers.localstripe(self.work / "localstripe.log") as self.stripe:
             env = servers.shop_environment(self.url, self.stripe.url)
@@ -167,10 +167,13 @@ def machine(args) -> str:
             f"the end: {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f}.")
 
 
-def write(text: str, name: str) -> None:
+def write(text: str, name: str, partial: bool) -> None:
+    """Keep every run; a full run (not --only) is also the latest."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M}{name}.md").write_text(text)
-    (RESULTS / f"latest{name}.md").write_text(text)
+    suffix = f"{name}-partial" if partial else name
+    (RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M}{suffix}.md").write_text(text)
+    if not partial:
+        (RESULTS / f"latest{name}.md").write_text(text)
     print(text)
 
 
@@ -200,11 +203,13 @@ def main() -> None:
                 bench = Bench(args, size, Path(work))
                 results[size] = bench.run(keys)
                 plan_reports[size] = bench.plans
-            write(report.scaling_table(results, machine(args), plan_reports), "-scaling")
+            write(report.scaling_table(results, machine(args), plan_reports), "-scaling",
+                  partial=bool(only))
         else:
             bench = Bench(args, args.products, Path(work))
             rows = bench.run(only)
-            write(report.table(rows, machine(args), args.products, bench.plans), "")
+            write(report.table(rows, machine(args), args.products, bench.plans), "",
+                  partial=bool(only))
 
 
 if __name__ == "__main__":

@@ -105,9 +105,8 @@ def read_without_transaction(session: Session) -> None:
 def product_page(*, session: Session, filters: ProductFilters) -> dict:
     """One page of active products matching the filters, as ProductPageSchema dumps it."""
     read_without_transaction(session)
-    params = {**filter_params(session, filters), "limit": filters.per_page,
-              "offset": (filters.page - 1) * filters.per_page}
-    rows = session.execute(_page_statement(session, filters), params).all()
+    rows = session.execute(_page_statement(session, filters),
+                           page_params(session, filters)).all()
     if rows:
         total = rows[0].total
     elif filters.page == 1:
@@ -123,11 +122,8 @@ def product_page(*, session: Session, filters: ProductFilters) -> dict:
 _page_json_statements: dict[tuple, Select] = {}
 
 
-def product_page_json(*, session: Session, filters: ProductFilters) -> str:
-    """The same page as product_page(), as JSON text; on PostgreSQL the server writes it."""
-    if not is_postgresql(session):
-        return json.dumps(product_page(session=session, filters=filters), separators=(",", ":"))
-    read_without_transaction(session)
+def page_json_statement(session: Session, filters: ProductFilters) -> Select:
+    """The page statement wrapped so that PostgreSQL writes the items' JSON (page_json.py)."""
     shape = filter_shape(session, filters)
     stmt = _page_json_statements.get(shape)
     if stmt is None:
@@ -137,9 +133,21 @@ def product_page_json(*, session: Session, filters: ProductFilters) -> str:
         if len(_page_json_statements) >= PAGE_STATEMENTS_MAX:
             _page_json_statements.clear()
         _page_json_statements[shape] = stmt
-    params = {**filter_params(session, filters), "limit": filters.per_page,
-              "offset": (filters.page - 1) * filters.per_page}
-    row = session.execute(stmt, params).one_or_none()
+    return stmt
+
+
+def page_params(session: Session, filters: ProductFilters) -> dict:
+    return {**filter_params(session, filters), "limit": filters.per_page,
+            "offset": (filters.page - 1) * filters.per_page}
+
+
+def product_page_json(*, session: Session, filters: ProductFilters) -> str:
+    """The same page as product_page(), as JSON text; on PostgreSQL the server writes it."""
+    if not is_postgresql(session):
+        return json.dumps(product_page(session=session, filters=filters), separators=(",", ":"))
+    read_without_transaction(session)
+    row = session.execute(page_json_statement(session, filters),
+                          page_params(session, filters)).one_or_none()
     if row is None:  # past the last page (or nothing matches): no items, count on their own
         return json.dumps(product_page(session=session, filters=filters), separators=(",", ":"))
     return (f'{{"items":{row.items},"page":{filters.page},"per_page":{filters.per_page},'

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import select
 
 from shop import create_app
 from shop.accounts.models import User
@@ -81,7 +82,7 @@ def test_no_secret_is_logged_through_sign_in_checkout_webhook_and_email(
 
     @shop.post("/_test/duplicate-user")
     def duplicate_user():
-        taken = db.session.scalars(db.select(User.email)).first()
+        taken = db.session.scalars(select(User.email)).first()
         db.session.add(User(email=taken, password_hash=secret["db_marker"], name="x"))
         db.session.flush()  # IntegrityError: a 500 whose SQL parameters carry the marker
 
