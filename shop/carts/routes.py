@@ -8,12 +8,20 @@ from shop.idempotency import idempotent
 
 blp = Blueprint("carts", __name__, url_prefix="/api/v1",
                 description="Carts, priced from the catalogue on every read")
+# An instance: given the class, webargs builds the schema (deep-copying its fields) per request
+ITEM_CREATE = schemas.CartItemCreateSchema()
 
 
 @blp.after_request
 def _never_cache(response):
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _keep_what_we_commit() -> None:
+    """A cart change answers with the cart it just committed: keeping its objects through the
+    commit spares reloading the cart and its lines (a sixth of a cart add's CPU, bench/)."""
+    db.session().expire_on_commit = False
 
 
 def _fresh_view(cart_id: str, shipping_method: str | None = None) -> services.CartView:
@@ -47,16 +55,17 @@ def get_cart(cart_id: str, shipping_method: str | None = None):
 @blp.route("/carts/<cart_id>/items", methods=["POST"])
 @access("optional")
 @idempotent
-@blp.arguments(schemas.CartItemCreateSchema)
+@blp.arguments(ITEM_CREATE)
 @blp.response(201, schemas.CartSchema)
 @blp.alt_response(404, description="No such cart, or another customer's")
 @blp.alt_response(409, description="insufficient_stock, product_unavailable, cart_not_open")
 @blp.alt_response(422, description="sku_not_found, quantity_limit_exceeded")
 def add_item(data: dict, cart_id: str):
     """Add a SKU to the cart (adding one already there raises its quantity)."""
-    services.add_item(session=db.session, cart_id=cart_id, user=current_user(), **data)
+    _keep_what_we_commit()
+    cart = services.add_item(session=db.session, cart_id=cart_id, user=current_user(), **data)
     db.session.commit()
-    return _fresh_view(cart_id)
+    return services.view(cart)
 
 
 @blp.route("/carts/<cart_id>/items/<int:item_id>", methods=["PATCH"])
@@ -67,10 +76,11 @@ def add_item(data: dict, cart_id: str):
 @blp.alt_response(409, description="insufficient_stock, cart_not_open")
 def update_item(data: dict, cart_id: str, item_id: int):
     """Change the quantity of a cart line."""
-    services.update_item(session=db.session, cart_id=cart_id, user=current_user(),
-                         item_id=item_id, quantity=data["quantity"])
+    _keep_what_we_commit()
+    cart = services.update_item(session=db.session, cart_id=cart_id, user=current_user(),
+                                item_id=item_id, quantity=data["quantity"])
     db.session.commit()
-    return _fresh_view(cart_id)
+    return services.view(cart)
 
 
 @blp.route("/carts/<cart_id>/items/<int:item_id>", methods=["DELETE"])
@@ -79,10 +89,11 @@ def update_item(data: dict, cart_id: str, item_id: int):
 @blp.alt_response(404, description="No such cart or line")
 def remove_item(cart_id: str, item_id: int):
     """Remove a line from the cart."""
-    services.remove_item(session=db.session, cart_id=cart_id, user=current_user(),
-                         item_id=item_id)
+    _keep_what_we_commit()
+    cart = services.remove_item(session=db.session, cart_id=cart_id, user=current_user(),
+                                item_id=item_id)
     db.session.commit()
-    return _fresh_view(cart_id)
+    return services.view(cart)
 
 
 @blp.route("/carts/<cart_id>/claim", methods=["POST"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from shop.accounts.models import User
@@ -71,12 +71,17 @@ def _item_loader():
     )
 
 
+# Built once: every cart read and change starts here, and an ORM statement with loader
+# options is costly to build and to key for SQLAlchemy's compile cache on every call.
+# The items load after the lock is held (selectin, a second query): a join in the locking
+# query would read them from before a concurrent change this one waited for.
+CART = select(Cart).where(Cart.id == bindparam("cart_id")).options(_item_loader())
+LOCKED_CART = CART.with_for_update(of=Cart).execution_options(populate_existing=True)
+
+
 def _find_cart(session: Session, cart_id: str, user: User | None, *, lock: bool) -> Cart:
     """A guest cart is open to whoever holds its id; a customer's cart only to that customer."""
-    stmt = select(Cart).where(Cart.id == cart_id).options(_item_loader())
-    if lock:
-        stmt = stmt.with_for_update(of=Cart).execution_options(populate_existing=True)
-    cart = session.scalar(stmt)
+    cart = session.scalar(LOCKED_CART if lock else CART, {"cart_id": cart_id})
     if cart is None or (cart.user_id is not None and (user is None or user.id != cart.user_id)):
         raise NotFound("No such cart.", code="cart_not_found")
     return cart

@@ -1,12 +1,13 @@
-"""Lean catalogue reads: Core rows straight into the JSON the schemas document.
+"""Lean catalogue reads: the JSON the schemas document, without ORM objects or marshmallow.
 
 The product page and the product detail are what shoppers' phones ask for most, and every
-cache miss builds one. A profile of a page of 24 (ORM + marshmallow, the way the rest of the
-shop reads) spent most of its time building ORM objects and walking them with marshmallow;
-here three Core queries (the page with its total, the page's variants with their stock, its
-concerns and skin types) fill plain dicts in the field order of ProductSummarySchema and
-ProductSchema, which stay the OpenAPI documentation. tests/catalogue/test_listing.py holds
-the two to the same output.
+response-cache miss builds one. A profile of a page of 24 read the way the rest of the shop
+reads (ORM + marshmallow) spent most of its time building ORM objects and walking them with
+marshmallow. Here, on PostgreSQL, a page is one statement that also writes its JSON
+(page_json.py); on SQLite, and for the detail, three Core queries (the rows, their variants
+with stock, their concerns and skin types) fill plain dicts in the schemas' field order.
+ProductSummarySchema and ProductSchema stay the OpenAPI documentation;
+tests/catalogue/test_listing.py holds every path to the output the schemas give.
 """
 
 from __future__ import annotations
@@ -169,9 +170,10 @@ def product_detail(*, session: Session, slug: str) -> dict:
     return _products(session, [row], detail=True)[0]
 
 
-# Built once (as DETAIL_STATEMENT above): a statement with the same shape every time keeps SQLAlchemy's compile cache key
-# memoised on the object (a profile showed statement building at a quarter of a cache miss).
-# Stock by primary key per variant: a join made the planner hash the whole stock table.
+# Built once (as DETAIL_STATEMENT above): a statement with the same shape every time keeps
+# SQLAlchemy's compile cache key memoised on the object (a profile showed statement building
+# at a quarter of a cache miss). Stock is read by primary key per variant: an outer join to
+# stock_levels made the planner hash the whole table for two dozen products.
 UNITS = (select(StockLevel.on_hand - StockLevel.reserved)
          .where(StockLevel.variant_id == Variant.id).scalar_subquery())
 VARIANTS = (

@@ -35,10 +35,9 @@ def _money(amount: ColumnElement, currency: ColumnElement) -> ColumnElement:
 
 
 def _variants(product_id: ColumnElement) -> ColumnElement:
-    stock = (select(StockLevel.on_hand - StockLevel.reserved)
-             .where(StockLevel.variant_id == Variant.id).scalar_subquery())
+    stock = func.coalesce(StockLevel.on_hand - StockLevel.reserved, 0)  # no stock row: none
     units = case((Variant.voucher_kind.is_not(None), AVAILABLE_DISPLAY_CAP),
-                 else_=func.greatest(func.coalesce(stock, 0), 0))
+                 else_=func.greatest(stock, 0))
     variant = _object(
         ("id", Variant.id), ("sku", Variant.sku), ("name", Variant.name),
         ("price", _money(Variant.price_amount, Variant.currency)),
@@ -49,6 +48,7 @@ def _variants(product_id: ColumnElement) -> ColumnElement:
     )
     return func.coalesce(
         select(func.json_agg(aggregate_order_by(variant, Variant.position, Variant.id)))
+        .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
         .where(Variant.product_id == product_id).scalar_subquery(),
         EMPTY_ARRAY,
     )

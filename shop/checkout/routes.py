@@ -14,6 +14,8 @@ from shop.payments import services as payments
 
 blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
                 description="Shipping methods and checkout")
+# An instance: given the class, webargs builds the schema (deep-copying its fields) per request
+CHECKOUT = schemas.CheckoutSchema()
 
 
 @blp.route("/shipping-methods")
@@ -55,7 +57,7 @@ def _start_payment(order: Order, data: dict) -> dict:
 @blp.route("/carts/<cart_id>/checkout", methods=["POST"])
 @access("optional")
 @idempotent
-@blp.arguments(schemas.CheckoutSchema)
+@blp.arguments(CHECKOUT)
 @blp.response(201, schemas.CheckoutResultSchema)
 @blp.alt_response(404, description="No such cart, or another customer's")
 @blp.alt_response(409, description="cart_not_purchasable, insufficient_stock, cart_not_open")

@@ -121,7 +121,8 @@ def place_order(
     expires_at = (now or utcnow()) + timedelta(minutes=current_app.config["RESERVATION_MINUTES"])
     token = None if user else secrets.token_urlsafe(32)
     order = _new_order(cart, priced, user=user, email=email, method=method, address=address,
-                       expires_at=expires_at, access_token_hash=hash_token(token) if token else None)
+                       expires_at=expires_at,
+                       access_token_hash=hash_token(token) if token else None)
     session.add(order)
     session.flush()
     order.number = orders.order_number(order.id)
