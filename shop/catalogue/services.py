@@ -174,11 +174,14 @@ def apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Selec
 
 
 def list_categories(*, session: Session) -> list[Category]:
-    return list(session.scalars(select(Category).order_by(Category.position, Category.name)))
+    stmt = select(Category).where(Category.status == "active")
+    return list(session.scalars(stmt.order_by(Category.position, Category.name)))
 
 
 def get_category(*, session: Session, slug: str) -> Category:
-    category = session.scalar(select(Category).where(Category.slug == slug))
+    category = session.scalar(
+        select(Category).where(Category.slug == slug, Category.status == "active")
+    )
     if category is None:
         raise NotFound(f"No category '{slug}'.", code="category_not_found")
     return category

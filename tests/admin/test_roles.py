@@ -18,6 +18,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/admin/categories/cleansers", None, "admin"),
     ("PATCH", "/api/v1/admin/categories/cleansers", {"position": 2}, "admin"),
     ("DELETE", "/api/v1/admin/categories/no-such-category", None, "admin"),
+    ("POST", "/api/v1/admin/categories/serums/publish", None, "admin"),
     ("GET", "/api/v1/admin/products", None, "admin"),
     ("POST", "/api/v1/admin/products", {"slug": "role-test", "name": "Role test",
                                         "category": "cleansers"}, "admin"),

@@ -85,6 +85,17 @@ def delete_category(slug: str):
     db.session.commit()
 
 
+@blp.route("/categories/<slug>/<any(archive, publish):action>", methods=["POST"])
+@access("admin")
+@blp.response(200, schemas.CategoryAdminSchema)
+@blp.alt_response(404, description="No such category")
+def change_category_status(slug: str, action: str):
+    """Archive a category (hidden from the storefront) or publish it again."""
+    status = "archived" if action == "archive" else "active"
+    return _committed(services.set_category_status(session=db.session, actor=current_user(),
+                                                   slug=slug, status=status))
+
+
 # --- products and variants -------------------------------------------------------------------
 
 

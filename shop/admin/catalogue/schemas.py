@@ -59,6 +59,7 @@ class CategoryAdminSchema(ma.Schema):
     name = ma.fields.String(required=True)
     description = ma.fields.String()
     position = ma.fields.Integer()
+    status = ma.fields.String(metadata={"description": "active or archived"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 

@@ -186,6 +186,19 @@ def update_category(*, session: Session, actor: User, slug: str, data: dict) -> 
     return category
 
 
+def set_category_status(*, session: Session, actor: User, slug: str, status: str) -> Category:
+    """Archive a category (hidden from the storefront's category list) or bring it back.
+    Its products keep their own status."""
+    category = get_category(session=session, slug=slug)
+    if category.status != status:
+        before = {**category_snapshot(category), "status": category.status}
+        category.status = status
+        session.flush()
+        written(session, actor, f"category.{'archive' if status == 'archived' else 'publish'}",
+                "category", category.id, before, {**category_snapshot(category), "status": status})
+    return category
+
+
 def delete_category(*, session: Session, actor: User, slug: str) -> None:
     category = get_category(session=session, slug=slug)
     if session.scalar(select(exists().where(Product.category_id == category.id))):
