@@ -94,27 +94,24 @@ def _derive_settings(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from shop import docs, health
+    from shop.accounts import admin_routes as accounts_admin
+    from shop.accounts import routes as accounts
+    from shop.admin.routes import register_admin_blueprints
+    from shop.carts.routes import blp as carts_blp
     from shop.catalogue.routes import blp as catalogue_blp
+    from shop.checkout.routes import blp as checkout_blp
+    from shop.orders.routes import blp as orders_blp
+    from shop.payments.routes import blp as payments_blp
+    from shop.vouchers.routes import blp as vouchers_blp
 
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
-    api.register_blueprint(catalogue_blp)
-    from shop.accounts import admin_routes as accounts_admin, routes as accounts
-    api.register_blueprint(accounts.auth_blp)
-    api.register_blueprint(accounts.me_blp)
-    api.register_blueprint(accounts_admin.blp)
-    from shop.carts.routes import blp as carts_blp
-    api.register_blueprint(carts_blp)
-    from shop.checkout.routes import blp as checkout_blp
-    api.register_blueprint(checkout_blp)
-    from shop.orders.routes import blp as orders_blp
-    api.register_blueprint(orders_blp)
-    from shop.payments.routes import blp as payments_blp
-    api.register_blueprint(payments_blp)
-    from shop.admin.routes import register_admin_blueprints
+    for blueprint in (
+        catalogue_blp, accounts.auth_blp, accounts.me_blp, accounts_admin.blp, carts_blp,
+        checkout_blp, orders_blp, payments_blp, vouchers_blp,
+    ):
+        api.register_blueprint(blueprint)
     register_admin_blueprints(api)
-    from shop.vouchers.routes import blp as vouchers_blp
-    api.register_blueprint(vouchers_blp)
 
 
 def _register_cli(app: Flask) -> None:
