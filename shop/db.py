@@ -54,7 +54,11 @@ def install_sqlite_behaviour(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock up front, so concurrent writers (say, three webhook
+        # deliveries at once) queue on busy_timeout; with a plain BEGIN a reader upgrading to
+        # a writer fails at once with "database is locked" (SQLite skips the busy handler to
+        # avoid a deadlock). SQLite is for laptops and tests: serialising is fine there.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     engine._shop_sqlite = True  # type: ignore[attr-defined]
 
