@@ -33,10 +33,11 @@ def pytest_report_header() -> str:
 def pytest_collection_modifyitems(config, items) -> None:
     if TEST_DB == "postgresql":
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL row locks; runs in the PostgreSQL pass")
     for item in items:
-        if "postgresql_only" in item.keywords:
-            item.add_marker(skip)
+        marker = item.get_closest_marker("postgresql_only")
+        if marker is not None:
+            why = marker.kwargs.get("reason", "needs PostgreSQL row locks")
+            item.add_marker(pytest.mark.skip(reason=f"{why}; runs in the PostgreSQL pass"))
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ from shop.extensions import db
 from shop.http import REQUEST_ID_PATTERN
 
 STORE_FLAG = "shop.catalogue_cache.store"
+CLOCK_KEY = "shop.catalogue_version_clock"
 PER_REQUEST_HEADERS = frozenset({"x-request-id", "date"})
 NOT_IN_304 = frozenset({"content-type", "content-length"})
 MAX_BYTES = 32 * 1024 * 1024  # per process
@@ -79,6 +80,32 @@ class ResponseStore:
                 self._bytes -= len(evicted.body)
 
 
+class VersionClock:
+    """The catalogue version as this process last read it: read again at most every
+    CATALOGUE_VERSION_CHECK_MS, so that a cache hit costs no query. Two threads may both read
+    it at the boundary: harmless, they get the same answer."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._version: int | None = None
+        self._read_at = float("-inf")
+
+    def version(self) -> int:
+        now = time.monotonic()
+        max_age = self.app.config["CATALOGUE_VERSION_CHECK_MS"] / 1000
+        if self._version is None or now - self._read_at >= max_age:
+            with self.app.app_context():  # its own session: callers may be outside a request
+                read_without_transaction(db.session)
+                self._version = current_catalogue_version(db.session)
+            self._read_at = now
+        return self._version
+
+
+def version_clock(app: Flask) -> VersionClock:
+    """The app's clock, shared by the response cache and the product cards (cards.py)."""
+    return app.extensions.setdefault(CLOCK_KEY, VersionClock(app))
+
+
 class CatalogueResponseCache:
     """WSGI middleware: replay stored catalogue responses, store new ones the app marks."""
 
@@ -86,28 +113,15 @@ class CatalogueResponseCache:
         self.app = app
         self.wsgi_app = wsgi_app
         self.store = ResponseStore()
-        self._version: int | None = None
-        self._version_read_at = float("-inf")
+        self.clock = version_clock(app)
         self._date = (0, "")
-
-    def version(self) -> int:
-        """The catalogue version, read at most every CATALOGUE_VERSION_CHECK_MS. Two threads
-        may both read it at the boundary: harmless, they get the same answer."""
-        now = time.monotonic()
-        max_age = self.app.config["CATALOGUE_VERSION_CHECK_MS"] / 1000
-        if self._version is None or now - self._version_read_at >= max_age:
-            with self.app.app_context():
-                read_without_transaction(db.session)
-                self._version = current_catalogue_version(db.session)
-            self._version_read_at = now
-        return self._version
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         ttl = self.app.config["CATALOGUE_RESPONSE_CACHE_SECONDS"]
         if ttl <= 0 or environ["REQUEST_METHOD"] != "GET" or "HTTP_RANGE" in environ:
             return self.wsgi_app(environ, start_response)
         try:
-            version = self.version()
+            version = self.clock.version()
         except SQLAlchemyError:
             # The database is unreachable: outside Flask this would be a bare 500 from the
             # server. Without the cache the app answers (a 503 problem if it is still down).

@@ -3,9 +3,9 @@
 The product page and the product detail are what shoppers' phones ask for most, and every
 response-cache miss builds one. A profile of a page of 24 read the way the rest of the shop
 reads (ORM + marshmallow) spent most of its time building ORM objects and walking them with
-marshmallow. Here, on PostgreSQL, a page is one statement that also writes its JSON
-(page_json.py); on SQLite, and for the detail, three Core queries (the rows, their variants
-with stock, their concerns and skin types) fill plain dicts in the schemas' field order.
+marshmallow. Here three Core queries (the rows, their variants with stock, their concerns and
+skin types) fill plain dicts in the schemas' field order: a product's detail, a page on
+SQLite, and the product cards a page on PostgreSQL is made of (cards.py).
 ProductSummarySchema and ProductSchema stay the OpenAPI documentation;
 tests/catalogue/test_listing.py holds every path to the output the schemas give.
 """
@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from sqlalchemy import (
     Integer, Row, Select, bindparam, func, literal, literal_column, select, union_all,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
 
-from shop.catalogue import page_json
 from shop.catalogue.models import (
     AVAILABLE_DISPLAY_CAP, Category, Concern, Product, ProductSkinType, Variant,
     product_concerns,
@@ -47,67 +46,88 @@ PAGE_STATEMENTS_MAX = 512
 _page_statements: dict[tuple, Select] = {}
 
 
-def _page_statement(session: Session, filters: ProductFilters) -> Select:
-    """The page query for this shape of filters, built once: a reused statement keeps its
-    compile cache key memoised (building and keying it was a sixth of a cache miss).
+def _ordered(columns, keys: list) -> list:
+    return [columns[f"key_{n}"].desc() if descending else columns[f"key_{n}"].asc()
+            for n, (_, descending) in enumerate(keys)]
+
+
+def page_subquery(session: Session, filters: ProductFilters):
+    """The page's product ids with their sort keys (key_0, key_1...) and the count of every
+    match (total), in no order: callers order by the keys (ordered_by_keys).
 
     The matching products and their sort keys are a materialised CTE that the count and the
     page both read. With the filters, the count and the LIMIT in one query, PostgreSQL
     planned as if it could stop after a page (walking the name index and probing every
-    product one by one): 4.6 ms at 2,000 products where this plan takes about one. The page
-    is cut from the CTE before the products' other columns are joined, by primary key."""
+    product one by one): 4.6 ms at 2,000 products where this plan takes about one."""
+    keys = sort_keys(session, filters)
+    matched = select(Product.id.label("product_id"),
+                     *(key.label(f"key_{n}") for n, (key, _) in enumerate(keys)))
+    matched = (apply_filters(session, matched.where(Product.status == "active"), filters)
+               .cte("matched").prefix_with("MATERIALIZED", dialect="postgresql"))
+    total = select(func.count()).select_from(matched).scalar_subquery()
+    return (
+        select(matched, total.label("total"))
+        .order_by(*_ordered(matched.c, keys))
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
+    )
+
+
+def ordered_by_keys(session: Session, filters: ProductFilters, page) -> list:
+    return _ordered(page.c, sort_keys(session, filters))
+
+
+def cached_statement(cache: dict[tuple, Select], session: Session, filters: ProductFilters,
+                     build) -> Select:
+    """The statement `build` makes for this shape of filters, built once: a reused statement
+    keeps its compile cache key memoised (building and keying it was a sixth of a cache
+    miss)."""
     shape = filter_shape(session, filters)
-    stmt = _page_statements.get(shape)
+    stmt = cache.get(shape)
     if stmt is None:
-        keys = sort_keys(session, filters)
-        matched = select(Product.id.label("product_id"),
-                         *(key.label(f"key_{n}") for n, (key, _) in enumerate(keys)))
-        matched = (apply_filters(session, matched.where(Product.status == "active"), filters)
-                   .cte("matched").prefix_with("MATERIALIZED", dialect="postgresql"))
-
-        def ordered(columns) -> list:
-            return [columns[f"key_{n}"].desc() if descending else columns[f"key_{n}"].asc()
-                    for n, (_, descending) in enumerate(keys)]
-
-        total = select(func.count()).select_from(matched).scalar_subquery()
-        page = (
-            select(matched, total.label("total"))
-            .order_by(*ordered(matched.c))
-            .limit(bindparam("limit", type_=Integer))
-            .offset(bindparam("offset", type_=Integer))
-            .subquery("page")
-        )
-        stmt = (
-            select(*SUMMARY_COLUMNS, page.c.total,
-                   *(page.c[f"key_{n}"] for n in range(len(keys))))
-            .select_from(page)
-            .join(Product, Product.id == page.c.product_id)
-            .join(Category, Category.id == Product.category_id)
-            .order_by(*ordered(page.c))
-        )
-        if len(_page_statements) >= PAGE_STATEMENTS_MAX:
-            _page_statements.clear()
-        _page_statements[shape] = stmt
+        stmt = build(session, filters)
+        if len(cache) >= PAGE_STATEMENTS_MAX:
+            cache.clear()
+        cache[shape] = stmt
     return stmt
 
 
-def read_without_transaction(session: Session) -> None:
-    """Reads need no transaction: in autocommit the driver skips BEGIN and ROLLBACK, two round
+def _build_page_statement(session: Session, filters: ProductFilters) -> Select:
+    """The page's rows: the cut page joined to the products' other columns by primary key."""
+    page = page_subquery(session, filters)
+    return (
+        select(*SUMMARY_COLUMNS, page.c.total)
+        .select_from(page)
+        .join(Product, Product.id == page.c.product_id)
+        .join(Category, Category.id == Product.category_id)
+        .order_by(*ordered_by_keys(session, filters, page))
+    )
+
+
+def _page_statement(session: Session, filters: ProductFilters) -> Select:
+    return cached_statement(_page_statements, session, filters, _build_page_statement)
+
+
+def read_without_transaction(session: Session) -> Connection:
+    """The session's connection, in autocommit when the session is about to take its own from
+    the engine (tests bind it to a connection already in a transaction).
+
+    Reads need no transaction: in autocommit the driver skips BEGIN and ROLLBACK, two round
     trips of a cache miss. More: psycopg forgets every prepared statement of a connection
     when it sees a ROLLBACK, so the ROLLBACK ending a read-only request made the next
-    requests plan their queries again (2.8 instead of 1.7 ms of database CPU per page).
-    Only when the session is about to take its own connection from the engine (tests bind
-    it to a connection already in a transaction)."""
+    requests plan their queries again (2.8 instead of 1.7 ms of database CPU per page)."""
     current = session() if isinstance(session, scoped_session) else session
     if not current.in_transaction() and isinstance(current.get_bind(), Engine):
-        current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return current.connection()
 
 
 def product_page(*, session: Session, filters: ProductFilters) -> dict:
     """One page of active products matching the filters, as ProductPageSchema dumps it."""
-    read_without_transaction(session)
-    rows = session.execute(_page_statement(session, filters),
-                           page_params(session, filters)).all()
+    connection = read_without_transaction(session)
+    rows = connection.execute(_page_statement(session, filters),
+                              page_params(session, filters)).all()
     if rows:
         total = rows[0].total
     elif filters.page == 1:
@@ -115,26 +135,9 @@ def product_page(*, session: Session, filters: ProductFilters) -> dict:
     else:  # past the last page: the count had no row to ride on
         base = apply_filters(session, select(Product.id).where(Product.status == "active"),
                              filters)
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        total = connection.scalar(select(func.count()).select_from(base.subquery())) or 0
     return {"items": _products(session, rows, detail=False), "page": filters.page,
             "per_page": filters.per_page, "total": total}
-
-
-_page_json_statements: dict[tuple, Select] = {}
-
-
-def page_json_statement(session: Session, filters: ProductFilters) -> Select:
-    """The page statement wrapped so that PostgreSQL writes the items' JSON (page_json.py)."""
-    shape = filter_shape(session, filters)
-    stmt = _page_json_statements.get(shape)
-    if stmt is None:
-        order = [(f"key_{n}", descending)
-                 for n, (_, descending) in enumerate(sort_keys(session, filters))]
-        stmt = page_json.items_statement(_page_statement(session, filters), order)
-        if len(_page_json_statements) >= PAGE_STATEMENTS_MAX:
-            _page_json_statements.clear()
-        _page_json_statements[shape] = stmt
-    return stmt
 
 
 def page_params(session: Session, filters: ProductFilters) -> dict:
@@ -142,17 +145,18 @@ def page_params(session: Session, filters: ProductFilters) -> dict:
             "offset": (filters.page - 1) * filters.per_page}
 
 
-def product_page_json(*, session: Session, filters: ProductFilters) -> str:
-    """The same page as product_page(), as JSON text; on PostgreSQL the server writes it."""
-    if not is_postgresql(session):
-        return json.dumps(product_page(session=session, filters=filters), separators=(",", ":"))
-    read_without_transaction(session)
-    row = session.execute(page_json_statement(session, filters),
-                          page_params(session, filters)).one_or_none()
-    if row is None:  # past the last page (or nothing matches): no items, count on their own
-        return json.dumps(product_page(session=session, filters=filters), separators=(",", ":"))
-    return (f'{{"items":{row.items},"page":{filters.page},"per_page":{filters.per_page},'
-            f'"total":{row.total}}}')
+SUMMARIES = (
+    select(*SUMMARY_COLUMNS).join(Category, Category.id == Product.category_id)
+    .where(Product.id.in_(bindparam("product_ids", expanding=True)))
+)
+
+
+def product_summaries(session: Session, product_ids: list[int]) -> dict[int, dict]:
+    """The products (whatever their status) as ProductSummarySchema dumps them, by id."""
+    rows = read_without_transaction(session).execute(
+        SUMMARIES, {"product_ids": product_ids}).all()
+    return {row.id: product
+            for row, product in zip(rows, _products(session, rows, detail=False), strict=True)}
 
 
 DETAIL_STATEMENT = (

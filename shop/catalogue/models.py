@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from typing import TYPE_CHECKING
@@ -89,6 +89,7 @@ class Product(Base):
         Index("ix_products_status_created_at", "status", "created_at"),
         # GIN on PostgreSQL; on SQLite a plain index of an always-empty column
         Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
+        Index("ix_products_facets", "facets", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,6 +110,14 @@ class Product(Base):
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR().with_variant(Text(), "sqlite"), deferred=True
     )
+    # What the list filters ask about, written by triggers (migration 0010) on PostgreSQL:
+    # 'skin:<skin type>' and 'concern:<concern id>' tags, and the lowest and highest price of
+    # the active variants. Empty on SQLite, whose filters join the tables. Never loaded.
+    facets: Mapped[list[str] | None] = mapped_column(
+        ARRAY(Text()).with_variant(JSON(), "sqlite"), deferred=True
+    )
+    min_active_price: Mapped[int | None] = mapped_column(Integer, deferred=True)
+    max_active_price: Mapped[int | None] = mapped_column(Integer, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

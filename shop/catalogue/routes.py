@@ -4,7 +4,7 @@ from flask import Response, current_app
 
 from shop.accounts.auth import access
 from shop.api import Blueprint
-from shop.catalogue import cache, listing, schemas, services
+from shop.catalogue import cache, cards, listing, schemas, services
 from shop.extensions import db
 from shop.http import make_cacheable
 
@@ -14,6 +14,7 @@ blp = Blueprint(
 
 
 blp.record_once(lambda state: cache.install(state.app))
+blp.record_once(lambda state: cards.install(state.app))
 # An instance: given the class, webargs builds a schema (deep-copying its fields) per request
 PRODUCT_QUERY = schemas.ProductQuerySchema()
 
@@ -48,8 +49,8 @@ def get_category(slug: str):
 @blp.response(200, schemas.ProductPageSchema)
 def list_products(**args):
     """List active products: filter, full-text search, sort and page."""
-    page = listing.product_page_json(session=db.session, filters=services.ProductFilters(**args))
-    return Response(page, mimetype="application/json")  # ProductPageSchema, see listing.py
+    page = cards.product_page_json(session=db.session, filters=services.ProductFilters(**args))
+    return Response(page, mimetype="application/json")  # ProductPageSchema, see cards.py
 
 
 @blp.route("/products/<slug>")

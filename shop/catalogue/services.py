@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    ColumnElement, Select, String, and_, bindparam, case, exists, false, func, literal_column,
-    or_, select,
+    ColumnElement, Select, String, and_, bindparam, case, cast, exists, false, func, literal,
+    literal_column, or_, select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, selectinload
 
 from shop.catalogue.models import (
@@ -82,12 +83,39 @@ def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Se
     """Narrow a select over products to the filters (the caller may join categories).
 
     Every value is a named bind parameter, so a statement built for one set of filters runs
-    any other set of the same shape with filter_params() (see listing.py)."""
+    any other set of the same shape with filter_params() (see listing.py). On PostgreSQL the
+    skin type, concern and single price bounds read the columns triggers keep on products
+    (migration 0010) instead of joining skin types, concerns and variants."""
+    postgres = is_postgresql(session)
     if filters.category:
         category_id = (select(Category.id).where(Category.slug == bindparam("category",
                                                                            filters.category))
                        .correlate(None).scalar_subquery())
         stmt = stmt.where(Product.category_id == category_id)
+    if postgres and (filters.skin_type or filters.concern):
+        stmt = stmt.where(_has_facets(filters))
+    else:
+        stmt = _join_tags(stmt, filters)
+    if filters.q:
+        stmt = stmt.where(_search_condition(session, filters.q))
+    return _in_stock(_price_range(stmt, filters, postgres), filters)
+
+
+def _has_facets(filters: ProductFilters) -> ColumnElement:
+    """products.facets holds every tag asked for: one GIN index scan for skin type and
+    concern together. An unknown concern makes a NULL tag, which nothing contains."""
+    wanted = []
+    if filters.skin_type:
+        wanted.append(literal("skin:") + bindparam("skin_type", filters.skin_type, String))
+    if filters.concern:
+        concern_id = (select(Concern.id).where(Concern.slug == bindparam("concern",
+                                                                         filters.concern))
+                      .correlate(None).scalar_subquery())
+        wanted.append(literal("concern:") + cast(concern_id, String))
+    return Product.facets.op("@>")(postgresql.array(wanted))
+
+
+def _join_tags(stmt: Select, filters: ProductFilters) -> Select:
     if filters.skin_type:
         stmt = stmt.where(
             exists().where(
@@ -103,15 +131,30 @@ def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Se
                 Concern.slug == bindparam("concern", filters.concern),
             )
         )
-    if filters.q:
-        stmt = stmt.where(_search_condition(session, filters.q))
-    price_bounds = []
+    return stmt
+
+
+def _price_range(stmt: Select, filters: ProductFilters, postgres: bool) -> Select:
+    """Products with an active variant priced within the bounds. With one bound that is the
+    product's highest (lowest) active price against it: on PostgreSQL a column of products.
+    With both, one variant must lie between them, which the range alone cannot tell."""
+    bounds = []
     if filters.min_price is not None:
-        price_bounds.append(Variant.price_amount >= bindparam("min_price", filters.min_price))
+        minimum = bindparam("min_price", filters.min_price)
+        bounds.append(Variant.price_amount >= minimum)
+        if postgres:
+            stmt = stmt.where(Product.max_active_price >= minimum)
     if filters.max_price is not None:
-        price_bounds.append(Variant.price_amount <= bindparam("max_price", filters.max_price))
-    if price_bounds:
-        stmt = stmt.where(_sellable_variant(*price_bounds))
+        maximum = bindparam("max_price", filters.max_price)
+        bounds.append(Variant.price_amount <= maximum)
+        if postgres:
+            stmt = stmt.where(Product.min_active_price <= maximum)
+    if bounds and not (postgres and len(bounds) == 1):
+        stmt = stmt.where(_sellable_variant(*bounds))
+    return stmt
+
+
+def _in_stock(stmt: Select, filters: ProductFilters) -> Select:
     if filters.in_stock is not None:
         in_stock = _sellable_variant(
             StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.reserved
@@ -159,9 +202,11 @@ def sort_keys(session: Session, filters: ProductFilters) -> list[tuple[ColumnEle
     if sort == "relevance" and filters.q and is_postgresql(session):
         rank = func.ts_rank(Product.search_vector, _tsquery(filters.q))
         return [(rank, True), (Product.name, False), (Product.id, False)]
+    # the lowest active price: on PostgreSQL kept on products by triggers (migration 0010)
+    min_price = Product.min_active_price if is_postgresql(session) else _min_price()
     orderings = {
-        "price": [(_min_price(), False), (Product.name, False)],
-        "-price": [(_min_price(), True), (Product.name, False)],
+        "price": [(min_price, False), (Product.name, False)],
+        "-price": [(min_price, True), (Product.name, False)],
         "newest": [(Product.created_at, True), (Product.id, True)],
     }
     keys = orderings.get(sort, [(Product.name, False)])

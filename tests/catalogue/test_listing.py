@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from shop.catalogue import listing, schemas, services
+from shop.catalogue import cards, listing, schemas, services
 from shop.catalogue.models import Product, Variant
 from shop.catalogue.services import ProductFilters
 from shop.inventory.models import StockLevel
@@ -68,8 +68,8 @@ def test_pages_match_the_schema(db_session, varied_stock, filters):
         {"items": products, "page": filters.page, "per_page": filters.per_page, "total": total})
     lean = listing.product_page(session=db_session, filters=filters)
     assert json.dumps(lean) == json.dumps(expected)
-    # the JSON text the API sends (written by PostgreSQL itself there): same fields, same order
-    text = listing.product_page_json(session=db_session, filters=filters)
+    # the JSON text the API sends (from product cards on PostgreSQL): same fields, same order
+    text = cards.product_page_json(session=db_session, filters=filters)
     assert json.dumps(json.loads(text)) == json.dumps(expected)
 
 
@@ -85,7 +85,7 @@ def test_a_statement_built_for_one_filter_set_serves_the_next_of_its_shape(
     for filters in (first, second):
         products, total = orm_page(db_session, filters)
         for lean in (listing.product_page(session=db_session, filters=filters),
-                     json.loads(listing.product_page_json(session=db_session, filters=filters))):
+                     json.loads(cards.product_page_json(session=db_session, filters=filters))):
             assert [item["slug"] for item in lean["items"]] == [p.slug for p in products]
             assert lean["total"] == total
 
@@ -94,9 +94,9 @@ def test_a_page_past_the_end_still_counts_the_total(db_session):
     lean = listing.product_page(session=db_session, filters=ProductFilters(page=500))
     assert lean["items"] == []
     assert lean["total"] == orm_page(db_session, ProductFilters())[1] > 0
-    text = listing.product_page_json(session=db_session, filters=ProductFilters(page=500))
+    text = cards.product_page_json(session=db_session, filters=ProductFilters(page=500))
     assert json.loads(text) == {**lean, "page": 500}
-    nothing = listing.product_page_json(session=db_session, filters=ProductFilters(q="zzzq"))
+    nothing = cards.product_page_json(session=db_session, filters=ProductFilters(q="zzzq"))
     assert json.loads(nothing) == {"items": [], "page": 1, "per_page": 24, "total": 0}
 
 
