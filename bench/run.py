@@ -45,17 +45,20 @@ class Bench:
         self.args, self.products, self.work = args, products, work
         self.rows: list[dict] = []
 
-    def load(self, served: servers.Served, path: str = "", **kwargs) -> Result:
-        """wrk against one server, with the CPU its processes used per request."""
+    def load(self, served: servers.Served, path: str = "", profile_as: str = "",
+             **kwargs) -> Result:
+        """wrk against one server, with the CPU its processes used per request; with
+        --profile, py-spy samples one of its workers meanwhile."""
         meter = servers.CpuMeter({
             "app": served.worker_pids,
             "db": lambda: servers.database_backend_pids(self.url),
             "stripe": lambda: [self.stripe.process.pid],
         })
         before = meter.snapshot()
-        result = load.wrk(served.base + path, seconds=self.args.seconds,
-                          connections=self.args.connections, threads=self.args.threads,
-                          **kwargs)
+        with servers.profiled(served, self.args.profile, profile_as, self.args.seconds):
+            result = load.wrk(served.base + path, seconds=self.args.seconds,
+                              connections=self.args.connections, threads=self.args.threads,
+                              **kwargs)
         used = meter.used(before)
         result.cpu_ms = {name: 1000 * seconds / max(result.requests, 1)
                          for name, seconds in used.items()}
@@ -93,13 +96,13 @@ class Bench:
                 continue
             self.warm(self.shop.base + (path if path != "/" else LIST_REPEAT))
             say(name)
-            self.add(key, name, self.load(self.shop, path, **options))
+            self.add(key, name, self.load(self.shop, path, profile_as=key, **options))
 
     def cart_add(self, prep, skus: list[str]) -> None:
         carts = prep.carts_file("cart-add-carts.txt", 1000, skus, lines=0)
         sku_file = prep.skus_file("cart-add-skus.txt", skus[:20])
         say("cart add")
-        result = self.load(self.shop, "/", script="cart_add.lua",
+        result = self.load(self.shop, "/", profile_as="cart-add", script="cart_add.lua",
                            script_args=(str(carts), str(sku_file)))
         self.add("cart-add", "cart add (POST item, 1,000 guest carts)", result)
 
@@ -116,14 +119,16 @@ class Bench:
         say(f"checkout: preparing {supply} one-line carts")
         carts = prep.carts_file("checkout-carts.txt", supply, skus, lines=1)
         say("checkout")
-        result = self.load(self.shop, "/", script="checkout.lua", script_args=(str(carts),))
+        result = self.load(self.shop, "/", profile_as="checkout", script="checkout.lua",
+                           script_args=(str(carts),))
         self.add("checkout", "checkout: order + stock reservation + PaymentIntent "
                  "(localstripe)", result, ceiling=ceiling)
 
     def webhook(self, prep) -> None:
         events, count = prep.succeeded_events_file("webhook-events.txt", servers.WEBHOOK_SECRET)
         say(f"webhook: {count} signed payment_intent.succeeded events")
-        result = self.load(self.shop, "/", script="webhook.lua", script_args=(str(events),))
+        result = self.load(self.shop, "/", profile_as="webhook", script="webhook.lua",
+                           script_args=(str(events),))
         self.add("webhook", "webhook: payment_intent.succeeded → order paid", result)
 
     def run(self, only: set[str] | None = None) -> list[dict]:
@@ -190,6 +195,9 @@ def main() -> None:
     parser.add_argument("--scaling", action="store_true",
                         help="list, search and checkout at each --scales catalogue size")
     parser.add_argument("--scales", default="1000,10000,50000")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy (--gil) one shop worker during each scenario: "
+                        "DIR/<scenario>.txt, collapsed stacks")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")

@@ -114,6 +114,25 @@ def gunicorn(env: dict, target: str, workers: int, health_path: str):
         process.wait(timeout=15)
 
 
+@contextmanager
+def profiled(served: Served, directory: Path | None, name: str, seconds: int):
+    """py-spy samples (only while holding the GIL: CPU) the first worker of `served` into
+    `directory`/`name`.txt as collapsed stacks, for about `seconds`."""
+    if directory is None or not name:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    worker = served.worker_pids()[0]
+    command = [str(BIN / "py-spy"), "record", "--gil", "--rate", "500", "--format", "raw",
+               "--duration", str(max(seconds - 1, 1)), "--output",
+               str(directory / f"{name}.txt"), "--pid", str(worker)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.wait(timeout=seconds + 30)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (0 if it is gone)."""
     try:

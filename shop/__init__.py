@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
-from shop.db import install_sqlite_behaviour
+from shop.db import install_sqlite_behaviour, track_writes
 from shop.errors import register_error_handlers
 from shop.extensions import api, cors, db, limiter, migrate
 from shop.http import configure_logging, init_http
@@ -59,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     with app.app_context():
         install_sqlite_behaviour(db.engine)
+        track_writes(db.engine)
     limiter.init_app(app)
     cors.init_app(
         app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},

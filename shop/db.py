@@ -63,6 +63,40 @@ def install_sqlite_behaviour(engine: Engine) -> None:
     engine._shop_sqlite = True  # type: ignore[attr-defined]
 
 
+WROTE = "shop.wrote_in_transaction"
+
+
+def track_writes(engine: Engine) -> None:
+    """Note on each connection whether its current transaction ran anything but a SELECT, so
+    that a request's session can end a read-only transaction with COMMIT (end_session)."""
+    if getattr(engine, "_shop_tracks_writes", False):
+        return
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_write(connection, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip()[:6].upper() != "SELECT":
+            connection.info[WROTE] = True
+
+    def _forget_writes(connection) -> None:
+        if not connection.invalidated:  # (a dead one is never used again)
+            connection.info[WROTE] = False
+
+    for boundary in ("begin", "commit", "rollback"):
+        event.listen(engine, boundary, _forget_writes)
+    engine._shop_tracks_writes = True  # type: ignore[attr-defined]
+
+
+def only_read(session: Session) -> bool:
+    """Whether the session's open transaction ran nothing but SELECTs and holds no pending
+    changes, so that COMMIT ends it as well as ROLLBACK would. A request's session ends such a
+    transaction with COMMIT (ShopSQLAlchemy): psycopg discards every prepared statement of
+    the connection when it sees a ROLLBACK, and the reads after a request's last commit (the
+    response reading its order, say) made every request plan all its statements again."""
+    return (session.is_active and session.in_transaction()
+            and not (session.new or session.dirty or session.deleted)
+            and not session.connection().info.get(WROTE, True))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -7,7 +7,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.exc import DBAPIError
 
 from shop.api import ShopApi
-from shop.db import Base
+from shop.db import Base, only_read
 from shop.ratelimits import ShopLimiter
 
 
@@ -16,12 +16,15 @@ class ShopSQLAlchemy(SQLAlchemy):
         """End the request's session even when its connection died after the response was
         made (a database restart, a killed backend): the rollback that closing does would
         raise out of Flask as a bare 500 and leave the broken session registered for a later
-        request whose app context reuses the id. Such a connection is invalidated instead."""
+        request whose app context reuses the id. Such a connection is invalidated instead.
+        A transaction that only read is committed rather than rolled back (only_read)."""
         registry = self.session.registry
         if not registry.has():
             return
         session = registry()
         try:
+            if exc is None and only_read(session):
+                session.commit()
             session.close()
         except DBAPIError:
             session.invalidate()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, Response, current_app, g, has_request_context, request
+from flask.sessions import SessionInterface
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
@@ -178,7 +179,19 @@ class DatabaseIntegerConverter(IntegerConverter):
             raise NotFound() from None
 
 
+class NoCookieSessions(SessionInterface):
+    """The API authenticates with bearer tokens and keeps nothing in Flask's cookie session:
+    opening and saving that session was 3% of a catalogue page's CPU."""
+
+    def open_session(self, app: Flask, request) -> None:
+        return None  # Flask puts a NullSession there, which refuses writes
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        return None
+
+
 def init_http(app: Flask) -> None:
+    app.session_interface = NoCookieSessions()
     app.url_map.converters["int"] = DatabaseIntegerConverter  # before any route is added
     app.before_request(_assign_request_id)
     app.before_request(_refuse_oversized_body)

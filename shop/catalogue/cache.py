@@ -103,7 +103,10 @@ class VersionClock:
 
 def version_clock(app: Flask) -> VersionClock:
     """The app's clock, shared by the response cache and the product cards (cards.py)."""
-    return app.extensions.setdefault(CLOCK_KEY, VersionClock(app))
+    clock = app.extensions.get(CLOCK_KEY)
+    if clock is None:
+        clock = app.extensions[CLOCK_KEY] = VersionClock(app)
+    return clock
 
 
 class CatalogueResponseCache:

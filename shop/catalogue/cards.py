@@ -28,13 +28,13 @@ from threading import Lock
 from flask import Flask, current_app
 from sqlalchemy import Select, case, func, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shop.catalogue import listing
 from shop.catalogue.cache import version_clock
 from shop.catalogue.models import AVAILABLE_DISPLAY_CAP, Variant
 from shop.catalogue.services import ProductFilters
-from shop.db import is_postgresql
 from shop.inventory.models import StockLevel
 
 STORE_KEY = "shop.product_cards"
@@ -106,10 +106,16 @@ def install(app: Flask) -> None:
     app.extensions[STORE_KEY] = CardStore()
 
 
-def _store() -> CardStore | None:
-    if current_app.config["CATALOGUE_RESPONSE_CACHE_SECONDS"] <= 0:
-        return None
-    return current_app.extensions.get(STORE_KEY)
+def _store() -> tuple[CardStore | None, int]:
+    """The store and the catalogue version its cards must be of; no store when it is off or
+    the version cannot be read (then every card is built for its page)."""
+    store = current_app.extensions.get(STORE_KEY)
+    if store is None or current_app.config["CATALOGUE_RESPONSE_CACHE_SECONDS"] <= 0:
+        return None, 0
+    try:
+        return store, version_clock(current_app).version()
+    except SQLAlchemyError:
+        return None, 0
 
 
 def _build_page_statement(session: Session, filters: ProductFilters) -> Select:
@@ -142,8 +148,7 @@ def page_statement(session: Session, filters: ProductFilters) -> Select:
 
 
 def _items(session: Session, rows: Sequence) -> str:
-    store = _store()
-    version = version_clock(current_app).version() if store else 0
+    store, version = _store()
     ids = [row.product_id for row in rows]
     cards = store.get(version, ids) if store else {}
     stale = [row.product_id for row in rows
@@ -166,8 +171,8 @@ def _items(session: Session, rows: Sequence) -> str:
 
 def product_page_json(*, session: Session, filters: ProductFilters) -> str:
     """The same page as listing.product_page(), as JSON text."""
-    if is_postgresql(session):
-        connection = listing.read_without_transaction(session)
+    connection = listing.read_without_transaction(session)
+    if connection.dialect.name == "postgresql":
         rows = connection.execute(page_statement(session, filters),
                                   listing.page_params(session, filters)).all()
         if rows:
