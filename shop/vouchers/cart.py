@@ -9,9 +9,10 @@ its code; the cart view shows the last four characters.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, object_session
 
 from shop.carts.models import Cart, CartItem
@@ -97,12 +98,16 @@ def line_fields(item: CartItem, standard_vat_rate: int) -> dict:
     }
 
 
-def applied(session: Session, cart_id: str) -> list[Voucher]:
-    stmt = (
+@cache  # built once, on first use (the mappers are configured by then): every cart view runs it
+def _applied_statement() -> Select:
+    return (
         select(Voucher).join(CartVoucher, CartVoucher.voucher_id == Voucher.id)
-        .where(CartVoucher.cart_id == cart_id).order_by(CartVoucher.id)
+        .where(CartVoucher.cart_id == bindparam("cart_id")).order_by(CartVoucher.id)
     )
-    return list(session.scalars(stmt))
+
+
+def applied(session: Session, cart_id: str) -> list[Voucher]:
+    return list(session.scalars(_applied_statement(), {"cart_id": cart_id}))
 
 
 def coverable(total: Money, voucher_lines_total: int) -> int:

@@ -86,11 +86,15 @@ def on_order_placed(*, session: Session, order, cart: Cart) -> None:
 
 def on_paid(*, session: Session, order) -> None:
     """Orders hook: debit the holds (or take the share again if they were released), issue."""
-    holds.capture_holds(session=session, order=order)
-    missing = (order.total_amount - order.amount_due) - paid_by_vouchers(session, order.id)
-    if missing > 0 and holds.take_again(session=session, order=order, amount=missing) < missing:
-        order.needs_attention, order.attention_reason = True, "voucher_share_unavailable"
-        orders.add_event(order, "voucher_share_unavailable", missing=missing)
+    # Only holds lower amount_due, each by a positive share (placement): an order paying its
+    # total by card has none, and its payment skips their three queries.
+    if order.amount_due < order.total_amount:
+        holds.capture_holds(session=session, order=order)
+        missing = (order.total_amount - order.amount_due) - paid_by_vouchers(session, order.id)
+        if missing > 0 and holds.take_again(session=session, order=order,
+                                            amount=missing) < missing:
+            order.needs_attention, order.attention_reason = True, "voucher_share_unavailable"
+            orders.add_event(order, "voucher_share_unavailable", missing=missing)
     purchases.issue_for_order(session=session, order=order)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Protocol
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from shop.db import utcnow
@@ -118,17 +119,22 @@ def take_again(*, session: Session, order: OrderLike, amount: int) -> int:
     return amount - remaining
 
 
-def outstanding_holds(*, session: Session, order_id: int) -> list[VoucherTransaction]:
-    """This order's holds not yet captured or released, by voucher id (the lock order)."""
+@cache  # built once, on first use: building it (an aliased self-join) cost more than running
+def _outstanding_holds() -> Select:  # it (a profile of the payment webhook)
     settlement = aliased(VoucherTransaction)
-    stmt = (
+    return (
         select(VoucherTransaction)
-        .where(VoucherTransaction.order_id == order_id, VoucherTransaction.kind == "hold",
+        .where(VoucherTransaction.order_id == bindparam("order_id"),
+               VoucherTransaction.kind == "hold",
                ~select(settlement.id).where(settlement.hold_id == VoucherTransaction.id)
                .exists())
         .order_by(VoucherTransaction.voucher_id, VoucherTransaction.id)
     )
-    return list(session.scalars(stmt))
+
+
+def outstanding_holds(*, session: Session, order_id: int) -> list[VoucherTransaction]:
+    """This order's holds not yet captured or released, by voucher id (the lock order)."""
+    return list(session.scalars(_outstanding_holds(), {"order_id": order_id}))
 
 
 def held_total(*, session: Session, order_id: int) -> int:
