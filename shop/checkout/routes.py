@@ -35,6 +35,7 @@ def _start_payment(order: Order, data: dict) -> dict:
         payment = payments.start_payment(
             session=db.session, order=order, user=current_user(), flow=data["payment_flow"],
             success_url=data.get("success_url"), cancel_url=data.get("cancel_url"),
+            placed_now=True,
         )
     except Exception as exc:
         unavailable = isinstance(exc, ServiceUnavailable)

@@ -78,18 +78,22 @@ def check_return_urls(*, flow: str, success_url: str | None, cancel_url: str | N
 
 def start_payment(*, session: Session, order: Order, user: User | None,
                   flow: str = "payment_intent", success_url: str | None = None,
-                  cancel_url: str | None = None) -> dict:
+                  cancel_url: str | None = None, placed_now: bool = False) -> dict:
     """Create the order's PaymentIntent (or hosted Checkout Session); return what the client
-    needs to pay. Raises ServiceUnavailable(payment_provider_unavailable) if Stripe is down."""
+    needs to pay. Raises ServiceUnavailable(payment_provider_unavailable) if Stripe is down.
+    An order `placed_now` (by this request) has no payment yet: its first attempt needs no
+    look-up of earlier ones."""
     check_return_urls(flow=flow, success_url=success_url, cancel_url=cancel_url)
-    current = transitions.latest_payment(session, order.id)
-    if current is not None and not current.is_terminal:
-        if current.flow != flow:
-            raise Conflict("This order already has a payment in progress.",
-                           code="payment_in_progress")
-        return _resume(current)
-    attempt = (session.scalar(select(func.max(Payment.attempt))
-                              .where(Payment.order_id == order.id)) or 0) + 1
+    attempt = 1
+    if not placed_now:
+        current = transitions.latest_payment(session, order.id)
+        if current is not None and not current.is_terminal:
+            if current.flow != flow:
+                raise Conflict("This order already has a payment in progress.",
+                               code="payment_in_progress")
+            return _resume(current)
+        attempt = (session.scalar(select(func.max(Payment.attempt))
+                                  .where(Payment.order_id == order.id)) or 0) + 1
     payment = Payment(order_id=order.id, provider="stripe", flow=flow, amount=order.amount_due,
                       currency=order.currency, attempt=attempt,
                       customer_id=_customer_for(session, user) if user else None)

@@ -67,6 +67,8 @@ def bought_by(*, session: Session, order_id: int) -> list[Voucher]:
 
 def order_view(*, session: Session, order) -> list[dict]:
     """The vouchers an order bought, with full codes: only ever shown to the order's viewer."""
+    if not any(line.kind == "voucher" for line in order.lines):
+        return []  # (issued only for voucher lines)
     return [
         {
             "id": voucher.id, "order_line_id": voucher.order_line_id,

@@ -65,6 +65,18 @@ def test_starting_again_hands_out_the_same_payment(db_session, use_localstripe):
                                   .where(Payment.order_id == placed.order.id)).all()) == 1
 
 
+def test_an_order_placed_now_starts_its_first_attempt_without_looking_for_others(
+    db_session, use_localstripe, count_queries
+):
+    placed = place_order(db_session, [(make_variant(db_session), 1)])
+    count_queries.count = 0
+    payment = payments.start_payment(session=db_session, order=placed.order, user=None,
+                                     placed_now=True)
+    assert count_queries.count == 1  # the payment's INSERT, nothing read
+    row = db_session.scalar(select(Payment).where(Payment.order_id == placed.order.id))
+    assert (row.attempt, row.payment_intent_id) == (1, payment["payment_intent_id"])
+
+
 def test_signed_in_customers_get_a_stripe_customer_and_customer_session(
     client, db_session, use_localstripe
 ):
