@@ -24,6 +24,7 @@ class ShopSQLAlchemy(SQLAlchemy):
         session = registry()
         try:
             if exc is None and only_read(session):
+                session.expire_on_commit = False  # objects keep what they loaded, as on close
                 session.commit()
             session.close()
         except DBAPIError:

@@ -104,3 +104,9 @@ def test_prepared_statements_outlive_read_only_requests(app, committed):
     with app.app_context(), db.engine.connect() as connection:
         prepared = connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements")
         assert prepared.scalar_one() > 0
+
+
+def test_what_a_read_only_context_loaded_stays_readable_after_it(app, committed):
+    with app.app_context():
+        variant = db.session.scalars(select(Variant).order_by(Variant.id).limit(1)).one()
+    assert variant.name  # committed, yet not expired: readable as after a plain close
