@@ -3,6 +3,8 @@
 `python -m shop.payments.devstripe serve` runs localstripe's aiohttp app on 127.0.0.1 (port 0
 picks a free one) with its pickle persistence to /tmp/localstripe.pickle turned off, loads the
 extension module that adds what localstripe lacks, and prints `LOCALSTRIPE_PORT=<port>`.
+`--latency-ms N` answers every API request (`/v1/...`) N ms late, without using CPU, like
+Stripe's own round trip (the bench's Stripe-like scenarios); `_config` calls stay instant.
 `python -m shop.payments.devstripe run -- flask run ...` is what `make run` uses: with no
 STRIPE_SECRET_KEY it starts that server, points the command's environment at it, registers the
 app's webhook, and stops it again when the command ends. localstripe is a development
@@ -22,11 +24,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_MODULE = "tests.fixtures.localstripe_ext"
@@ -79,11 +87,13 @@ def start(
     extensions: Sequence[str] = (EXTENSION_MODULE,),
     stderr=None,
     timeout: float = 15.0,
+    latency_ms: float = 0,
 ) -> LocalStripe:
-    """Start localstripe in a child process on 127.0.0.1 and wait until it listens."""
+    """Start localstripe in a child process on 127.0.0.1 and wait until it listens; with
+    `latency_ms`, every API request is answered that much later."""
     # Run as a file (-P: its folder not on sys.path), so the child skips importing the app.
     command = [sys.executable, "-P", str(Path(__file__).resolve()), "serve", "--port", str(port),
-               "--parent-pid", str(os.getpid())]
+               "--parent-pid", str(os.getpid()), "--latency-ms", str(latency_ms)]
     for module in extensions:
         command += ["--extension", module]
     process = subprocess.Popen(
@@ -111,7 +121,8 @@ def _pythonpath() -> str:
     return f"{ROOT}{os.pathsep}{existing}" if existing else str(ROOT)
 
 
-def serve(*, port: int, extensions: Sequence[str], parent_pid: int | None) -> None:
+def serve(*, port: int, extensions: Sequence[str], parent_pid: int | None,
+          latency_ms: float = 0) -> None:
     """The child process: localstripe's app on a loopback socket this function binds."""
     from aiohttp import web
     from localstripe import resources, server
@@ -121,12 +132,30 @@ def serve(*, port: int, extensions: Sequence[str], parent_pid: int | None) -> No
     resources.Store.dump_to_disk = lambda self: None
     for module in extensions:
         importlib.import_module(module)
+    if latency_ms > 0:
+        server.app.middlewares.insert(0, _delay_middleware(latency_ms / 1000))
     sock = _bind_loopback(port)
     print(f"{READY_PREFIX}{sock.getsockname()[1]}", flush=True)
     sys.stdout = sys.stderr  # nobody reads the pipe after the port line
     if parent_pid:
         _exit_with_parent(parent_pid)
     web.run_app(server.app, sock=sock, print=None, access_log=None, shutdown_timeout=1)
+
+
+def _delay_middleware(seconds: float) -> Callable[[web.Request, Handler], Awaitable]:
+    """Answer API requests `seconds` late. An asyncio sleep: concurrent requests overlap and
+    wait without CPU, as they would for a distant server."""
+    import asyncio
+
+    from aiohttp import web
+
+    @web.middleware
+    async def delay(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/v1/"):
+            await asyncio.sleep(seconds)
+        return await handler(request)
+
+    return delay
 
 
 def _bind_loopback(port: int) -> socket.socket:
@@ -197,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=0)
     serve_parser.add_argument("--extension", action="append", default=[])
     serve_parser.add_argument("--parent-pid", type=int)
+    serve_parser.add_argument("--latency-ms", type=float, default=0,
+                              help="answer each API request this many ms late")
     run_parser = commands.add_parser("run", help="run a command against a fake Stripe")
     run_parser.add_argument("--port", type=int,
                             default=int(os.environ.get("LOCALSTRIPE_PORT", DEFAULT_DEV_PORT)))
@@ -204,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(port=args.port, extensions=args.extension, parent_pid=args.parent_pid)
+        serve(port=args.port, extensions=args.extension, parent_pid=args.parent_pid,
+              latency_ms=args.latency_ms)
         return 0
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not command:

@@ -1,4 +1,5 @@
-"""`make run`'s fake Stripe: localstripe for the command's lifetime, and only without a key."""
+"""`make run`'s fake Stripe: localstripe for the command's lifetime, and only without a key; its
+Stripe-like latency."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 import os
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+import stripe
 
 from shop.payments import devstripe
 
@@ -55,3 +59,22 @@ def test_with_a_key_the_command_runs_against_the_real_stripe():
     assert seen == {"STRIPE_API_BASE": None, "STRIPE_SECRET_KEY": "sk_test_real_account",
                     "STRIPE_PUBLISHABLE_KEY": None, "STRIPE_WEBHOOK_SECRET": None}
     assert "FAKE" not in done.stderr
+
+
+def test_latency_delays_every_api_answer_without_holding_up_the_others(start_localstripe):
+    fake = start_localstripe(latency_ms=300)
+
+    def create(n: int) -> stripe.PaymentIntent:
+        return fake.client.v1.payment_intents.create(params={
+            "amount": 4200 + n, "currency": "gbp", "payment_method_types": ["card"]})
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        intents = list(pool.map(create, range(4)))
+    elapsed = time.perf_counter() - started
+    assert [intent.amount for intent in intents] == [4200, 4201, 4202, 4203]
+    assert all(intent.status == "requires_payment_method" for intent in intents)
+    assert 0.3 <= elapsed < 1.0  # side by side: in turn, four would take 1.2 s
+    started = time.perf_counter()
+    fake.reset()  # _config: instant
+    assert time.perf_counter() - started < 0.3
