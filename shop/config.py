@@ -32,6 +32,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _int_at_least(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = _int(env, name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def _list(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
@@ -91,6 +98,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CATALOGUE_CACHE_SECONDS": _int(env, "CATALOGUE_CACHE_SECONDS", 60),
         "CATALOGUE_RESPONSE_CACHE_SECONDS": _int(env, "CATALOGUE_RESPONSE_CACHE_SECONDS", 5),
         "CATALOGUE_VERSION_CHECK_MS": _int(env, "CATALOGUE_VERSION_CHECK_MS", 200),
+        # at least the largest page (per_page max 100): a page must end before the count does
+        "CATALOGUE_TOTAL_LIMIT": _int_at_least(env, "CATALOGUE_TOTAL_LIMIT", 1000, minimum=100),
         "RESERVATION_MINUTES": _int(env, "RESERVATION_MINUTES", 15),
         "CART_LINE_MAX_QUANTITY": _int(env, "CART_LINE_MAX_QUANTITY", 10),
         "CART_MAX_LINES": _int(env, "CART_MAX_LINES", 50),

@@ -87,6 +87,7 @@ class Product(Base):
         Index("ix_products_status_category_id", "status", "category_id"),
         Index("ix_products_status_name", "status", "name"),
         Index("ix_products_status_created_at", "status", "created_at"),
+        Index("ix_products_status_min_active_price", "status", "min_active_price"),
         # GIN on PostgreSQL; on SQLite a plain index of an always-empty column
         Index("ix_products_search_vector", "search_vector", postgresql_using="gin"),
         Index("ix_products_facets", "facets", postgresql_using="gin"),
@@ -111,8 +112,8 @@ class Product(Base):
         TSVECTOR().with_variant(Text(), "sqlite"), deferred=True
     )
     # What the list filters ask about, written by triggers (migration 0010) on PostgreSQL:
-    # 'skin:<skin type>' and 'concern:<concern id>' tags, and the lowest and highest price of
-    # the active variants. Empty on SQLite, whose filters join the tables. Never loaded.
+    # 'skin:<skin type>' and 'concern:<concern slug>' tags, and the lowest and highest price
+    # of the active variants. Empty on SQLite, whose filters join the tables. Never loaded.
     facets: Mapped[list[str] | None] = mapped_column(
         ARRAY(Text()).with_variant(JSON(), "sqlite"), deferred=True
     )

@@ -56,7 +56,9 @@ def get_category(slug: str):
 @blp.response(200, schemas.ProductPageSchema)
 def list_products(**args):
     """List active products: filter, full-text search, sort and page."""
-    page = cards.product_page_json(session=db.session, filters=services.ProductFilters(**args))
+    filters = services.ProductFilters(
+        **args, total_limit=current_app.config["CATALOGUE_TOTAL_LIMIT"])
+    page = cards.product_page_json(session=db.session, filters=filters)
     return Response(page, mimetype="application/json")  # ProductPageSchema, see cards.py
 
 

@@ -113,5 +113,11 @@ class RoutineSchema(ma.Schema):
 
 
 CategoryPageSchema = page_schema(CategorySchema, "CategoryPage")
-ProductPageSchema = page_schema(ProductSummarySchema, "ProductPage")
+class ProductPageSchema(page_schema(ProductSummarySchema, "ProductPageBase")):
+    total_exact = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "false when more products match than were counted: total "
+                  "is then a lower bound (CATALOGUE_TOTAL_LIMIT matches past the page's "
+                  "first item are counted, 1,000 by default)"},
+    )
 TreatmentPageSchema = page_schema(TreatmentSchema, "TreatmentPage")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    ColumnElement, Select, String, and_, bindparam, case, cast, exists, false, func, literal,
+    ColumnElement, Select, String, Text, and_, bindparam, case, exists, false, func,
     literal_column, or_, select,
 )
 from sqlalchemy.dialects import postgresql
@@ -43,6 +43,7 @@ class ProductFilters:
     sort: str | None = None
     page: int = 1
     per_page: int = 24
+    total_limit: int = 1000  # matches counted past the page's start (CATALOGUE_TOTAL_LIMIT)
 
 
 def product_loader_options() -> list:
@@ -103,16 +104,17 @@ def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Se
 
 def _has_facets(filters: ProductFilters) -> ColumnElement:
     """products.facets holds every tag asked for: one GIN index scan for skin type and
-    concern together. An unknown concern makes a NULL tag, which nothing contains."""
-    wanted = []
-    if filters.skin_type:
-        wanted.append(literal("skin:") + bindparam("skin_type", filters.skin_type, String))
-    if filters.concern:
-        concern_id = (select(Concern.id).where(Concern.slug == bindparam("concern",
-                                                                         filters.concern))
-                      .correlate(None).scalar_subquery())
-        wanted.append(literal("concern:") + cast(concern_id, String))
-    return Product.facets.op("@>")(postgresql.array(wanted))
+    concern together. The tags are one parameter (facet_tags), whose value the planner
+    reads the column's statistics for when it chooses between that scan and walking a sort
+    order's index."""
+    tags = bindparam("facets", facet_tags(filters), type_=postgresql.ARRAY(Text()))
+    return Product.facets.op("@>")(tags)
+
+
+def facet_tags(filters: ProductFilters) -> list[str]:
+    """The tags of products.facets (migration 0011) that the filters ask for."""
+    tags = [f"skin:{filters.skin_type}"] if filters.skin_type else []
+    return tags + ([f"concern:{filters.concern}"] if filters.concern else [])
 
 
 def _join_tags(stmt: Select, filters: ProductFilters) -> Select:
@@ -178,7 +180,10 @@ def filter_params(session: Session, filters: ProductFilters) -> dict:
     params = {"category": filters.category, "skin_type": filters.skin_type,
               "concern": filters.concern, "min_price": filters.min_price,
               "max_price": filters.max_price}
-    if filters.q and is_postgresql(session):
+    postgres = is_postgresql(session)
+    if postgres and (filters.skin_type or filters.concern):
+        params["facets"] = facet_tags(filters)
+    if filters.q and postgres:
         params["q"] = filters.q
     elif filters.q:
         params.update({f"q_{n}": _like_pattern(term)
@@ -195,11 +200,16 @@ def _min_price():
     )
 
 
+def is_ranked(session: Session, filters: ProductFilters) -> bool:
+    """Ordered by full-text relevance: a search on PostgreSQL with no other sort asked for."""
+    return bool(filters.q) and filters.sort in (None, "relevance") and is_postgresql(session)
+
+
 def sort_keys(session: Session, filters: ProductFilters) -> list[tuple[ColumnElement, bool]]:
     """(expression, descending) pairs that order products for the filters' sort, ending in
     the id so that every page is stable."""
-    sort = filters.sort or ("relevance" if filters.q else "name")
-    if sort == "relevance" and filters.q and is_postgresql(session):
+    sort = filters.sort or "name"
+    if is_ranked(session, filters):
         rank = func.ts_rank(Product.search_vector, _tsquery(filters.q))
         return [(rank, True), (Product.name, False), (Product.id, False)]
     # the lowest active price: on PostgreSQL kept on products by triggers (migration 0010)

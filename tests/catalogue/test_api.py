@@ -31,7 +31,7 @@ def test_enlarged_pores_returns_the_articles_products(client):
 
 def test_list_envelope_and_money_shape(client):
     body = client.get("/api/v1/products?per_page=5").json
-    assert set(body) == {"items", "page", "per_page", "total"}
+    assert set(body) == {"items", "page", "per_page", "total", "total_exact"}
     assert body["page"] == 1 and body["per_page"] == 5 and len(body["items"]) == 5
     variant = body["items"][0]["variants"][0]
     assert set(variant["price"]) == {"amount", "currency"}
@@ -149,6 +149,15 @@ def test_pagination_bounds_are_validated(client, query):
     response = client.get(f"/api/v1/products?{query}")
     assert response.status_code == 422
     assert response.content_type == "application/problem+json"
+
+
+def test_the_count_limit_is_the_configured_one(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "CATALOGUE_TOTAL_LIMIT", 4)  # (100 at least when configured)
+    body = client.get("/api/v1/products?per_page=2&page=2").json
+    assert (body["total"], body["total_exact"]) == (2 + 4, False)
+    monkeypatch.setitem(app.config, "CATALOGUE_TOTAL_LIMIT", 1000)
+    body = client.get("/api/v1/products?per_page=2&page=3").json
+    assert body["total"] > 6 and body["total_exact"] is True
 
 
 def test_page_past_the_end_is_empty(client):

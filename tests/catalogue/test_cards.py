@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import select
 
 from shop import create_app
-from shop.catalogue import cards, schemas
+from shop.catalogue import cards
 from shop.catalogue.cards import Card, CardStore
 from shop.catalogue.models import AVAILABLE_DISPLAY_CAP, Product, Variant
 from shop.catalogue.services import ProductFilters
 from shop.catalogue_version import bump_catalogue_version
 from shop.inventory.models import StockLevel
-from tests.catalogue.test_listing import FILTERS, orm_page
+from tests.catalogue.test_listing import FILTERS, expected_page
 
 on_postgresql = pytest.mark.postgresql_only(reason="SQLite pages are built without cards")
 
@@ -35,9 +35,7 @@ def page(db_session, filters=PAGE) -> dict:
 
 def expected(db_session, filters=PAGE) -> dict:
     db_session.expire_all()
-    products, total = orm_page(db_session, filters)
-    return schemas.ProductPageSchema().dump(
-        {"items": products, "page": filters.page, "per_page": filters.per_page, "total": total})
+    return expected_page(db_session, filters)
 
 
 def first_product(db_session) -> Product:

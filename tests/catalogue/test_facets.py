@@ -24,7 +24,7 @@ def stored(db_session, product: Product) -> tuple:
 def derived(product: Product) -> tuple:
     prices = [v.price_amount for v in product.variants if v.is_active]
     tags = sorted([f"skin:{s}" for s in product.skin_types]
-                  + [f"concern:{c.id}" for c in product.concerns])
+                  + [f"concern:{c.slug}" for c in product.concerns])
     return tags, min(prices, default=None), max(prices, default=None)
 
 
@@ -122,3 +122,12 @@ def test_a_price_sort_orders_by_the_lowest_active_price(db_session):
     lowest = [min(v.price_amount for v in p.variants if v.is_active)
               for p in db_session.scalars(stmt).unique()]
     assert lowest == sorted(lowest) and len(lowest) > 3
+
+
+def test_a_renamed_concern_renames_its_tag(db_session):
+    product = a_product(db_session)
+    concern = product.concerns[0]
+    concern.slug = "renamed-concern"
+    db_session.flush()
+    assert "concern:renamed-concern" in stored(db_session, product)[0]
+    assert stored(db_session, product)[0] == derived(product)[0]

@@ -35,6 +35,14 @@ def orm_page(session, filters: ProductFilters) -> tuple[list[Product], int]:
     return list(session.scalars(page).unique()), total
 
 
+def expected_page(session, filters: ProductFilters) -> dict:
+    """What the API must send for these filters (ProductPageSchema), the count exact."""
+    products, total = orm_page(session, filters)
+    return schemas.ProductPageSchema().dump(
+        {"items": products, "page": filters.page, "per_page": filters.per_page, "total": total,
+         "total_exact": True})
+
+
 @pytest.fixture
 def varied_stock(db_session):
     """Some variants out of stock, some with reservations, one with no stock row at all."""
@@ -63,9 +71,7 @@ def test_every_product_detail_matches_the_schema(db_session, varied_stock):
 
 @pytest.mark.parametrize("filters", FILTERS, ids=repr)
 def test_pages_match_the_schema(db_session, varied_stock, filters):
-    products, total = orm_page(db_session, filters)
-    expected = schemas.ProductPageSchema().dump(
-        {"items": products, "page": filters.page, "per_page": filters.per_page, "total": total})
+    expected = expected_page(db_session, filters)
     lean = listing.product_page(session=db_session, filters=filters)
     assert json.dumps(lean) == json.dumps(expected)
     # the JSON text the API sends (from product cards on PostgreSQL): same fields, same order
@@ -97,12 +103,49 @@ def test_a_page_past_the_end_still_counts_the_total(db_session):
     text = cards.product_page_json(session=db_session, filters=ProductFilters(page=500))
     assert json.loads(text) == {**lean, "page": 500}
     nothing = cards.product_page_json(session=db_session, filters=ProductFilters(q="zzzq"))
-    assert json.loads(nothing) == {"items": [], "page": 1, "per_page": 24, "total": 0}
+    assert json.loads(nothing) == {"items": [], "page": 1, "per_page": 24, "total": 0,
+                                   "total_exact": True}
 
 
 def test_the_api_serves_the_lean_page(client, db_session):
     body = client.get("/api/v1/products?skin_type=dry&sort=price&per_page=7").json
-    products, total = orm_page(db_session, ProductFilters(skin_type="dry", sort="price",
-                                                          per_page=7))
-    assert body == schemas.ProductPageSchema().dump(
-        {"items": products, "page": 1, "per_page": 7, "total": total})
+    assert body == expected_page(db_session, ProductFilters(skin_type="dry", sort="price",
+                                                            per_page=7))
+
+
+def both_pages(session, filters: ProductFilters) -> list[dict]:
+    """The page as listing.product_page() gives it and as the API sends it (cards)."""
+    return [listing.product_page(session=session, filters=filters),
+            json.loads(cards.product_page_json(session=session, filters=filters))]
+
+
+@pytest.mark.parametrize("sort", ["price", "-price", "name", "newest"])
+def test_the_count_stops_a_limit_past_the_page_and_says_so(db_session, sort):
+    everything, total = orm_page(db_session, ProductFilters(sort=sort, per_page=100))
+    assert total > 12
+    for page, (shown, exact) in {1: (0 + 5, False), 3: (6 + 5, False),
+                                 total // 3 + 1: (total, True)}.items():
+        filters = ProductFilters(sort=sort, per_page=3, page=page, total_limit=5)
+        for lean in both_pages(db_session, filters):
+            assert (lean["total"], lean["total_exact"]) == (shown, exact)
+            assert [item["slug"] for item in lean["items"]] == [
+                product.slug for product in everything[(page - 1) * 3:page * 3]]
+
+
+def test_a_page_past_the_end_counts_within_the_limit_too(db_session):
+    _, total = orm_page(db_session, ProductFilters())
+    filters = ProductFilters(per_page=2, page=total, total_limit=3)
+    for lean in both_pages(db_session, filters):
+        assert (lean["items"], lean["total"], lean["total_exact"]) == ([], total, True)
+
+
+def test_relevance_ranks_the_first_matches_up_to_the_limit(db_session):
+    filters = ProductFilters(q="skin", per_page=4)
+    _, total = orm_page(db_session, filters)
+    assert total > 6
+    capped = ProductFilters(q="skin", per_page=4, total_limit=6)
+    for lean in both_pages(db_session, capped):
+        assert (lean["total"], lean["total_exact"]) == (6, False)
+        assert len(lean["items"]) == 4
+    everything = {p.slug for p in orm_page(db_session, ProductFilters(q="skin", per_page=100))[0]}
+    assert {item["slug"] for item in both_pages(db_session, capped)[1]["items"]} <= everything

@@ -44,6 +44,8 @@ def test_bad_values_are_refused(tmp_path):
         from_environment(str(tmp_path), {"SHOP_ENV": "staging"})
     with pytest.raises(ConfigError):
         from_environment(str(tmp_path), {"MAX_CONTENT_LENGTH": "lots"})
+    with pytest.raises(ConfigError, match="at least 100"):  # a page must end before the count
+        from_environment(str(tmp_path), {"CATALOGUE_TOTAL_LIMIT": "99"})
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "VOUCHER_KEY"])
