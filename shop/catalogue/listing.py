@@ -12,7 +12,6 @@ tests/catalogue/test_listing.py holds every path to the output the schemas give.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -29,7 +28,6 @@ from shop.catalogue.models import (
 from shop.catalogue.services import (
     ProductFilters, apply_filters, filter_params, filter_shape, is_ranked, sort_keys,
 )
-from shop.db import is_postgresql
 from shop.errors import NotFound
 from shop.inventory.models import StockLevel
 
