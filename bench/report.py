@@ -38,23 +38,29 @@ TARGETS = (
      lambda r: r["result"].p99 is not None and r["result"].p99 < 15),
     ("list-miss", "catalogue page, cache miss: ≥ 10% of bare Flask req/s",
      lambda r: r["vs_bare"] >= 0.10),
-    ("checkout", "checkout: ≥ 70% of localstripe's bare PaymentIntent rate",
+    ("checkout", "checkout: ≥ 70% of the instant localstripe's bare PaymentIntent rate "
+     "(no latency: app, database and localstripe share the CPU)",
+     lambda r: r["vs_ceiling"] is not None and r["vs_ceiling"] >= 0.70),
+    ("checkout-rtt", "checkout: ≥ 70% of the Stripe-like localstripe's bare PaymentIntent rate "
+     "({latency} ms per request, as many concurrent clients as wrk's connections)",
      lambda r: r["vs_ceiling"] is not None and r["vs_ceiling"] >= 0.70),
     ("checkout", "checkout: ≥ 100 checkouts/s on PostgreSQL",
      lambda r: r["result"].rps >= 100),
 )
 
 
-def targets(rows: list[dict]) -> list[str]:
+def targets(rows: list[dict], stripe_latency_ms: float) -> list[str]:
     by_key = {r["key"]: r for r in rows}
     lines = []
     for key, text, met in TARGETS:
         if key in by_key:
+            text = text.format(latency=f"{stripe_latency_ms:g}")
             lines.append(f"- {'met' if met(by_key[key]) else '**NOT met**'}: {text}")
     return lines
 
 
-def table(rows: list[dict], machine: str, products: int, plans: str) -> str:
+def table(rows: list[dict], machine: str, products: int, plans: str,
+          stripe_latency_ms: float) -> str:
     lines = [
         f"# Benchmark {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
@@ -67,7 +73,7 @@ def table(rows: list[dict], machine: str, products: int, plans: str) -> str:
         "",
         "Targets (issue 7):",
         "",
-        *targets(rows),
+        *targets(rows, stripe_latency_ms),
         "",
         "Query plans (EXPLAIN ANALYZE on this catalogue, bench/plans.py):",
         "",

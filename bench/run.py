@@ -4,10 +4,12 @@
     make bench BENCH_ARGS="--scaling"       # list/search/checkout at 1k, 10k, 50k products
 
 Seeds a throwaway PostgreSQL database (shop_bench) with the seed catalogue plus N synthetic
-products, starts localstripe with the shop's own launcher, serves the shop with gunicorn sync
-workers as the README says for production, serves bench/bare_app.py with the same settings,
+products, starts localstripe with the shop's own launcher, serves the shop with gunicorn as the
+README says for production (gthread workers), serves bench/bare_app.py with the same command,
 loads each scenario from a second process (wrk, fixed time and connections) and writes a
-Markdown table to bench/results/<timestamp>.md and bench/results/latest.md.
+Markdown table to bench/results/<timestamp>.md and bench/results/latest.md. The *-rtt pair runs
+against a second localstripe that answers each request --stripe-latency-ms late, as Stripe's
+API does, and a shop pointed at it.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import load, report, servers  # noqa: E402
 from bench.load import Result  # noqa: E402
+from shop.payments import devstripe  # noqa: E402
 
 RESULTS = servers.ROOT / "bench" / "results"
 LIST_REPEAT = "/api/v1/products?skin_type=oily&concern=enlarged-pores&sort=price&per_page=24"
 DETAIL = "/api/v1/products/moist-hyaluronic-acid-serum"
 SEARCH_REPEAT = "/api/v1/products?q=hyaluronic&per_page=24"
 CHECKOUT_SKUS = 200
+RTT_KEYS = ("stripe-ceiling-rtt", "checkout-rtt")
 
 
 def say(message: str) -> None:
@@ -43,16 +47,18 @@ class Bench:
 
     def __init__(self, args, products: int, work: Path) -> None:
         self.args, self.products, self.work = args, products, work
+        self.serving = serving(args)
         self.rows: list[dict] = []
 
     def load(self, served: servers.Served, path: str = "", profile_as: str = "",
-             **kwargs) -> Result:
+             stripe: devstripe.LocalStripe | None = None, **kwargs) -> Result:
         """wrk against one server, with the CPU its processes used per request; with
         --profile, py-spy samples one of its workers meanwhile."""
+        stripe = stripe or self.stripe
         meter = servers.CpuMeter({
             "app": served.worker_pids,
             "db": lambda: servers.database_backend_pids(self.url),
-            "stripe": lambda: [self.stripe.process.pid],
+            "stripe": lambda: [stripe.process.pid],
         })
         before = meter.snapshot()
         with servers.profiled(served, self.args.profile, profile_as, self.args.seconds):
@@ -106,23 +112,59 @@ class Bench:
                            script_args=(str(carts), str(sku_file)))
         self.add("cart-add", "cart add (POST item, 1,000 guest carts)", result)
 
+    def intent_rate(self, stripe: devstripe.LocalStripe, processes: int = 2,
+                    threads: int = 4) -> Result:
+        meter = servers.CpuMeter({"stripe": lambda: [stripe.process.pid]})
+        before = meter.snapshot()
+        ceiling = load.stripe_intent_rate(stripe.url, servers.STRIPE_SECRET_KEY,
+                                          seconds=self.args.seconds, processes=processes,
+                                          threads=threads)
+        ceiling.cpu_ms = {"stripe": 1000 * meter.used(before)["stripe"] / ceiling.requests}
+        return ceiling
+
+    def checkout_carts(self, prep, skus: list[str], name: str) -> Path:
+        supply = max(2000, 400 * self.args.seconds)
+        say(f"{name}: preparing {supply} one-line carts")
+        return prep.carts_file(f"{name}-carts.txt", supply, skus, lines=1)
+
     def checkout(self, prep, skus: list[str]) -> None:
         say("localstripe: bare PaymentIntent rate (stripe SDK)")
-        meter = servers.CpuMeter({"stripe": lambda: [self.stripe.process.pid]})
-        before = meter.snapshot()
-        ceiling = load.stripe_intent_rate(self.stripe.url, servers.STRIPE_SECRET_KEY,
-                                          seconds=self.args.seconds)
-        ceiling.cpu_ms = {"stripe": 1000 * meter.used(before)["stripe"] / ceiling.requests}
+        ceiling = self.intent_rate(self.stripe)
         self.add("stripe-ceiling", "localstripe: bare PaymentIntent create (stripe SDK; "
                  "checkout ceiling)", ceiling)
-        supply = max(2000, 400 * self.args.seconds)
-        say(f"checkout: preparing {supply} one-line carts")
-        carts = prep.carts_file("checkout-carts.txt", supply, skus, lines=1)
+        carts = self.checkout_carts(prep, skus, "checkout")
         say("checkout")
         result = self.load(self.shop, "/", profile_as="checkout", script="checkout.lua",
                            script_args=(str(carts),))
         self.add("checkout", "checkout: order + stock reservation + PaymentIntent "
                  "(localstripe)", result, ceiling=ceiling)
+
+    def checkout_rtt(self, prep, skus: list[str], only: set[str] | None) -> None:
+        """The same pair against a localstripe that answers like Stripe, `latency` late: the
+        ceiling with as many concurrent SDK clients as wrk has connections, then the shop."""
+        latency = self.args.stripe_latency_ms
+        label = f"localstripe +{latency:g} ms"
+        with servers.localstripe(self.work / "localstripe-rtt.log", latency) as slow, \
+                servers.gunicorn(servers.shop_environment(self.url, slow.url), "wsgi:app",
+                                 self.serving, "/health") as shop:
+            say(f"{label}: bare PaymentIntent rate, {self.args.connections} clients")
+            processes = self.args.threads  # the clients spread over processes as wrk's are
+            ceiling = self.intent_rate(slow, processes, self.args.connections // processes)
+            self.add("stripe-ceiling-rtt", f"{label}: bare PaymentIntent create (stripe SDK, "
+                     f"{self.args.connections} clients; checkout-rtt ceiling)", ceiling)
+            if only and "checkout-rtt" not in only:
+                return
+            carts = self.checkout_carts(prep, skus, "checkout-rtt")
+            # A server started just now: its first checkouts compile statements and fill
+            # caches, which the other scenarios' server did during the earlier scenarios.
+            warm = prep.carts_file("checkout-rtt-warm-carts.txt", 400, skus, lines=1)
+            load.wrk(shop.base + "/", seconds=3, connections=self.args.connections,
+                     threads=self.args.threads, script="checkout.lua", script_args=(str(warm),))
+            say(f"checkout against {label}")
+            result = self.load(shop, "/", profile_as="checkout-rtt", stripe=slow,
+                               script="checkout.lua", script_args=(str(carts),))
+            self.add("checkout-rtt", "checkout: order + stock reservation + PaymentIntent "
+                     f"({label})", result, ceiling=ceiling)
 
     def webhook(self, prep) -> None:
         events, count = prep.succeeded_events_file("webhook-events.txt", servers.WEBHOOK_SECRET)
@@ -142,15 +184,16 @@ class Bench:
         want = lambda key: not only or key in only  # noqa: E731
         with servers.localstripe(self.work / "localstripe.log") as self.stripe:
             env = servers.shop_environment(self.url, self.stripe.url)
-            with servers.gunicorn(env, "wsgi:app", self.args.workers, "/health") as self.shop, \
-                    servers.gunicorn(env, "bench.bare_app:app", self.args.workers,
+            with servers.gunicorn(env, "wsgi:app", self.serving, "/health") as self.shop, \
+                    servers.gunicorn(env, "bench.bare_app:app", self.serving,
                                      "/bare") as bare:
                 self.warm(bare.base + "/bare")
                 say("bare Flask JSON")
                 self.bare = self.load(bare, "/bare")
                 self.add("bare", "bare Flask JSON (ceiling)", self.bare)
                 self.read_scenarios(only)
-                if want("cart-add") or want("checkout") or want("webhook"):
+                rtt = any(want(key) for key in RTT_KEYS)
+                if want("cart-add") or want("checkout") or want("webhook") or rtt:
                     skus = prep.stocked_skus(CHECKOUT_SKUS)
                 if want("cart-add"):
                     self.cart_add(prep, skus)
@@ -158,9 +201,17 @@ class Bench:
                     self.checkout(prep, skus)
                 if want("webhook"):
                     self.webhook(prep)
-                if want("checkout"):
-                    say(f"orders by status: {prep.counts()}")
+            # Once the servers above are gone: their pools would hold database connections
+            # the second shop may need (PostgreSQL's max_connections).
+            if rtt:
+                self.checkout_rtt(prep, skus, only)
+        if want("checkout") or want("checkout-rtt"):
+            say(f"orders by status: {prep.counts()}")
         return self.rows
+
+
+def serving(args) -> servers.Serving:
+    return servers.Serving(args.workers, args.worker_class, args.worker_threads)
 
 
 def machine(args) -> str:
@@ -168,7 +219,7 @@ def machine(args) -> str:
     return (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, PostgreSQL on the same machine; wrk "
             f"-t{args.threads} -c{args.connections} -d{args.seconds}s on loopback; gunicorn "
-            f"{args.workers} sync workers for the shop and for the bare app. Load average at "
+            f"{serving(args).describe()} for the shop and for the bare app. Load average at "
             f"the end: {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f}.")
 
 
@@ -188,10 +239,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
+    # The README's production command on this machine's cores: 2 × cores gthread workers.
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
+    parser.add_argument("--worker-threads", type=int, default=8,
+                        help="gunicorn --threads per gthread worker")
+    parser.add_argument("--stripe-latency-ms", type=float, default=40,
+                        help="how late the *-rtt scenarios' localstripe answers each request")
     parser.add_argument("--only", help="comma-separated scenario keys (bare always runs): "
                         "list-repeat,list-miss,detail,search-repeat,search-miss,cart-add,"
-                        "checkout,webhook")
+                        "checkout,webhook,stripe-ceiling-rtt,checkout-rtt")
     parser.add_argument("--scaling", action="store_true",
                         help="list, search and checkout at each --scales catalogue size")
     parser.add_argument("--scales", default="1000,10000,50000")
@@ -216,7 +273,8 @@ def main() -> None:
         else:
             bench = Bench(args, args.products, Path(work))
             rows = bench.run(only)
-            write(report.table(rows, machine(args), args.products, bench.plans), "",
+            write(report.table(rows, machine(args), args.products, bench.plans,
+                               args.stripe_latency_ms), "",
                   partial=bool(only))
 
 

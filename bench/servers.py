@@ -98,20 +98,56 @@ class Served:
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
+@dataclass(frozen=True)
+class Serving:
+    """How gunicorn serves the shop and the bare app alike (bench/run.py's defaults: the
+    README's production command)."""
+
+    workers: int
+    worker_class: str
+    threads: int
+
+    def options(self) -> list[str]:
+        threads = ["--threads", str(self.threads)] if self.worker_class == "gthread" else []
+        return ["--workers", str(self.workers), "--worker-class", self.worker_class, *threads]
+
+    def describe(self) -> str:
+        if self.worker_class == "gthread":
+            return f"{self.workers} gthread workers × {self.threads} threads"
+        return f"{self.workers} {self.worker_class} workers"
+
+
 @contextmanager
-def gunicorn(env: dict, target: str, workers: int, health_path: str):
-    """Serve `target` with gunicorn sync workers on a free loopback port."""
+def gunicorn(env: dict, target: str, serving: Serving, health_path: str):
+    """Serve `target` with gunicorn on a free loopback port."""
     port = free_port()
-    command = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
+    command = [str(BIN / "gunicorn"), *serving.options(),
                "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + health_path)
-        yield Served(base, process)
+        served = Served(base, process)
+        wait_until_booted(served, serving.workers)
+        yield served
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def wait_until_booted(served: Served, workers: int, timeout: float = 60) -> None:
+    """Until every worker has loaded the app and gone quiet. The first one answering is not
+    enough: the others, still importing the app, would eat the CPU of the first scenario."""
+    deadline = time.monotonic() + timeout
+    before = -1.0
+    while time.monotonic() < deadline:
+        pids = served.worker_pids()
+        used = sum(cpu_seconds(pid) for pid in pids)
+        if len(pids) == workers and used - before < 0.05:
+            return
+        before = used
+        time.sleep(0.5)
+    raise SystemExit(f"the workers at {served.base} did not settle")
 
 
 @contextmanager
@@ -173,12 +209,13 @@ def database_backend_pids(database_url: str) -> list[int]:
 
 
 @contextmanager
-def localstripe(log_path: Path):
-    """localstripe on a free loopback port, started by the shop's own launcher."""
+def localstripe(log_path: Path, latency_ms: float = 0):
+    """localstripe on a free loopback port, started by the shop's own launcher; with
+    `latency_ms`, each API request is answered that much later (a Stripe-like round trip)."""
     from shop.payments import devstripe
 
     with open(log_path, "w") as log:
-        running = devstripe.start(stderr=log)
+        running = devstripe.start(stderr=log, latency_ms=latency_ms)
         try:
             yield running
         finally:

@@ -86,7 +86,8 @@ def _derive_settings(app: Flask) -> None:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if uri.startswith("postgresql"):
         app.config.setdefault(
-            "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10}
+            "SQLALCHEMY_ENGINE_OPTIONS",
+            {"pool_pre_ping": True, "pool_size": app.config["DATABASE_POOL_SIZE"]},
         )
     # A logged database error must not carry its statement's values (tokens, stored replies).
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {

@@ -57,6 +57,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "SHOP_ENV": shop_env,
         "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or default_sqlite_url(instance_path),
+        "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 16),  # per process (PostgreSQL)
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),

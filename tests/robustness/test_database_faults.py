@@ -27,7 +27,7 @@ CHECKOUT = {"email": "fault@example.com", "shipping_method": "click-and-collect"
 
 @pytest.fixture(scope="module")
 def shop_process(app, database_url, localstripe, tmp_path_factory):
-    """One gunicorn instance (2 sync workers) whose connections we can find and kill."""
+    """One gunicorn instance (2 workers) whose connections we can find and kill."""
     name = f"shop-dbfault-{secrets.token_hex(4)}"
     env = process_env(database_url, application_name=name, key_prefix=name,
                       stripe_url=localstripe.url, webhook_secret="whsec_dbfault",

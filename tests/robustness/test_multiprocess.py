@@ -1,4 +1,4 @@
-"""Scale-out: two gunicorn instances (2 sync workers each) on one PostgreSQL and one Redis.
+"""Scale-out: two gunicorn instances (2 workers each) on one PostgreSQL and one Redis.
 The last units still sell once, a voucher is still never overspent, and rate limits are
 counted once for the whole fleet."""
 

@@ -6,6 +6,7 @@ import pytest
 
 from shop import create_app
 from shop.config import ConfigError, check_production, from_environment
+from shop.extensions import db
 
 SAFE_PRODUCTION = {
     "SHOP_ENV": "production",
@@ -80,3 +81,10 @@ def test_production_logs_are_json_and_send_hsts(app_config, capfd):
     assert "max-age" in response.headers["Strict-Transport-Security"]
     logging.getLogger("shop.test").warning("hello structured")
     assert '"message": "hello structured"' in capfd.readouterr().err
+
+
+def test_database_pool_size_sizes_each_process_pool(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://shop@db/shop",
+                      "DATABASE_POOL_SIZE": 24})
+    with app.app_context():
+        assert db.engine.pool.size() == 24  # (no connection is made until one is used)
