@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
-from shop.db import install_sqlite_behaviour, track_writes
+from shop.db import discard_closed_connections, install_sqlite_behaviour, track_writes
 from shop.errors import register_error_handlers
 from shop.extensions import api, cors, db, limiter, migrate
 from shop.http import configure_logging, init_http
@@ -59,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     with app.app_context():
         install_sqlite_behaviour(db.engine)
+        discard_closed_connections(db.engine)
         track_writes(db.engine)
     limiter.init_app(app)
     cors.init_app(
@@ -87,7 +88,7 @@ def _derive_settings(app: Flask) -> None:
     if uri.startswith("postgresql"):
         app.config.setdefault(
             "SQLALCHEMY_ENGINE_OPTIONS",
-            {"pool_pre_ping": True, "pool_size": app.config["DATABASE_POOL_SIZE"]},
+            {"pool_size": app.config["DATABASE_POOL_SIZE"]},  # liveness: discard_closed_connections
         )
     # A logged database error must not carry its statement's values (tokens, stored replies).
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {

@@ -1,7 +1,7 @@
 """The database connection dropped under a running app (PostgreSQL's pg_terminate_backend on
 the app's own connections, found by their application_name): the request in flight gets a
 clean 503 problem, nothing is left half done, and the connection pool recovers by itself
-(pool_pre_ping) so the next requests succeed."""
+(shop.db.discard_closed_connections) so the next requests succeed."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_the_pool_recovers_after_every_app_connection_is_killed(app, committed, 
         assert {r.status_code for r in pool.map(lambda u: requests.get(u, timeout=10),
                                                 urls * 4)} == {200}
     assert kill_connections(app, shop_process.application_name) >= 1
-    # pool_pre_ping finds the dead connections before use: nobody sees the outage.
+    # discard_closed_connections finds the dead connections before use: nobody sees the outage.
     with ThreadPoolExecutor(max_workers=4) as pool:
         after = list(pool.map(lambda u: requests.get(u, timeout=10), urls * 4))
     assert [r.status_code for r in after] == [200] * len(after), [r.text for r in after]
