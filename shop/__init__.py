@@ -8,7 +8,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
-from shop.db import discard_closed_connections, install_sqlite_behaviour, track_writes
+from shop.db import (
+    discard_closed_connections, install_sqlite_behaviour, plan_with_values, track_writes,
+)
 from shop.errors import register_error_handlers
 from shop.extensions import api, cors, db, limiter, migrate
 from shop.http import configure_logging, init_http
@@ -60,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         install_sqlite_behaviour(db.engine)
         discard_closed_connections(db.engine)
+        plan_with_values(db.engine)
         track_writes(db.engine)
     limiter.init_app(app)
     cors.init_app(

@@ -72,7 +72,7 @@ def discard_closed_connections(engine: Engine) -> None:
     on every checkout, 5% of a product page's CPU; a connection the server closed while it
     sat idle in the pool has something to read instead, the server's FATAL notice and the
     end of the stream, which a zero-timeout poll of its socket sees."""
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql" or getattr(engine, "_shop_discards_closed", False):
         return
 
     @event.listens_for(engine, "checkout")
@@ -83,6 +83,30 @@ def discard_closed_connections(engine: Engine) -> None:
             raise DisconnectionError("connection closed") from exc
         if readable:  # an idle connection is sent nothing unless the server is closing it
             raise DisconnectionError("the server closed this pooled connection")
+
+    engine._shop_discards_closed = True  # type: ignore[attr-defined]
+
+
+PLAN_WITH_VALUES = "shop_plan_with_values"
+
+
+def plan_with_values(engine: Engine) -> None:
+    """Statements run with execution option PLAN_WITH_VALUES=True are planned for their
+    values on every execution. psycopg prepares a statement on a connection once it has run
+    there five times, and PostgreSQL then soon settles on a generic plan made without the
+    values: for the product page that plan sorts every match where walking the sort's index
+    stops after the page (25 ms instead of 3.5 at 50,000 products)."""
+    if engine.dialect.name != "postgresql" or getattr(engine, "_shop_plans_with_values", False):
+        return
+
+    @event.listens_for(engine, "do_execute")
+    def _unprepared(cursor, statement, parameters, context) -> bool | None:
+        if context.execution_options.get(PLAN_WITH_VALUES):
+            cursor.execute(statement, parameters, prepare=False)
+            return True
+        return None
+
+    engine._shop_plans_with_values = True  # type: ignore[attr-defined]
 
 
 WROTE = "shop.wrote_in_transaction"

@@ -28,6 +28,7 @@ from shop.catalogue.models import (
 from shop.catalogue.services import (
     ProductFilters, apply_filters, filter_params, filter_shape, is_ranked, sort_keys,
 )
+from shop.db import PLAN_WITH_VALUES
 from shop.errors import NotFound
 from shop.inventory.models import StockLevel
 
@@ -101,11 +102,11 @@ def cached_statement(cache: dict[tuple, Select], session: Session, filters: Prod
                      build) -> Select:
     """The statement `build` makes for this shape of filters, built once: a reused statement
     keeps its compile cache key memoised (building and keying it was a sixth of a cache
-    miss)."""
+    miss). It is planned for its values every time (shop.db.plan_with_values)."""
     shape = filter_shape(session, filters)
     stmt = cache.get(shape)
     if stmt is None:
-        stmt = build(session, filters)
+        stmt = build(session, filters).execution_options(**{PLAN_WITH_VALUES: True})
         if len(cache) >= PAGE_STATEMENTS_MAX:
             cache.clear()
         cache[shape] = stmt

@@ -4,7 +4,7 @@ schemas would dump from the ORM objects, for every product and for pages of them
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from shop.catalogue import cards, listing, schemas, services
 from shop.catalogue.models import Product, Variant
@@ -149,3 +149,14 @@ def test_relevance_ranks_the_first_matches_up_to_the_limit(db_session):
         assert len(lean["items"]) == 4
     everything = {p.slug for p in orm_page(db_session, ProductFilters(q="skin", per_page=100))[0]}
     assert {item["slug"] for item in both_pages(db_session, capped)[1]["items"]} <= everything
+
+
+@pytest.mark.postgresql_only(reason="psycopg's server-side prepared statements")
+def test_the_page_statement_is_planned_for_its_values_every_time(db_session):
+    for n in range(8):
+        filters = ProductFilters(skin_type="oily", min_price=100 * n, sort="price")
+        cards.product_page_json(session=db_session, filters=filters)
+        db_session.execute(select(Product.id).where(Product.slug == f"nothing-{n}")).all()
+    prepared = db_session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+    assert any("products.slug" in sql for sql in prepared)  # statements are prepared...
+    assert not any("matched" in sql for sql in prepared)  # ...but not the page's
