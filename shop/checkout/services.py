@@ -123,12 +123,14 @@ def place_order(
     order = _new_order(cart, priced, user=user, email=email, method=method, address=address,
                        expires_at=expires_at,
                        access_token_hash=hash_token(token) if token else None)
+    orders.add_event(order, "placed", total=order.total_amount)
     session.add(order)
     session.flush()
+    # These go out with the reservations, in the one flush before the first stock row is
+    # locked: two flushes instead of four, and the stock rows are held for less time.
     order.number = orders.order_number(order.id)
-    orders.reserve_stock(session=session, order=order, expires_at=expires_at)
-    orders.add_event(order, "placed", total=order.total_amount)
     cart.status, cart.updated_at = "checked_out", utcnow()
+    orders.reserve_stock(session=session, order=order, expires_at=expires_at)
     for hook in on_order_placed:
         hook(session=session, order=order, cart=cart)
     session.flush()

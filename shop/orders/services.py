@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from shop.accounts.auth import hash_token
 from shop.accounts.models import User
@@ -52,7 +52,15 @@ def order_number(order_id: int) -> str:
 
 
 def add_event(order: Order, type_: str, **data) -> None:
-    order.events.append(OrderEvent(type=type_, data=data, created_at=utcnow()))
+    event = OrderEvent(type=type_, data=data, created_at=utcnow())
+    session = object_session(order)
+    if session is None or order.id is None or "events" not in inspect(order).unloaded:
+        order.events.append(event)
+        return
+    # The timeline is not loaded: loading it only to append would cost a SELECT. A later read
+    # of order.events autoflushes this row first, so it still finds it.
+    event.order_id = order.id
+    session.add(event)
 
 
 def lock_order(*, session: Session, order_id: int) -> Order:
@@ -74,13 +82,20 @@ def _stock_quantities(order: Order) -> dict[int, int]:
 
 
 def reserve_stock(*, session: Session, order: Order, expires_at: datetime) -> None:
-    """Hold every product line's units, variants in id order (the global lock order)."""
-    for variant_id, quantity in _stock_quantities(order).items():
-        inventory.reserve(session=session, variant_id=variant_id, quantity=quantity)
-        order.reservations.append(StockReservation(
-            variant_id=variant_id, quantity=quantity, status="active", expires_at=expires_at,
-        ))
+    """Hold every product line's units, variants in id order (the global lock order).
+
+    The reservation rows are pending before the first UPDATE, so its autoflush inserts them
+    (with whatever else the caller changed) before any stock row is locked; if a variant is
+    short, Conflict rolls them back with the rest of the transaction."""
+    quantities = _stock_quantities(order)
+    order.reservations.extend(
+        StockReservation(variant_id=variant_id, quantity=quantity, status="active",
+                         expires_at=expires_at)
+        for variant_id, quantity in quantities.items()
+    )
     order.reservation_expires_at = expires_at
+    for variant_id, quantity in quantities.items():
+        inventory.reserve(session=session, variant_id=variant_id, quantity=quantity)
     session.flush()
 
 
