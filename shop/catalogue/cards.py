@@ -118,9 +118,9 @@ def _store() -> tuple[CardStore | None, int]:
         return None, 0
 
 
-def _build_page_statement(session: Session, filters: ProductFilters) -> Select:
+def _build_page_statement(session: Session, filters: ProductFilters, *, walk: bool) -> Select:
     """(product_id, total, variant_ids, units) per product of the page, in page order."""
-    page = listing.page_subquery(session, filters)
+    page = listing.page_subquery(session, filters, walk=walk)
     stock = func.coalesce(StockLevel.on_hand - StockLevel.reserved, 0)  # no stock row: none
     units = case((Variant.voucher_kind.is_not(None), AVAILABLE_DISPLAY_CAP),
                  else_=func.greatest(stock, 0))  # vouchers are issued, not stocked
@@ -143,8 +143,9 @@ def _build_page_statement(session: Session, filters: ProductFilters) -> Select:
 _page_statements: dict[tuple, Select] = {}
 
 
-def page_statement(session: Session, filters: ProductFilters) -> Select:
-    return listing.cached_statement(_page_statements, session, filters, _build_page_statement)
+def page_statement(session: Session, filters: ProductFilters, *, walk: bool = False) -> Select:
+    return listing.cached_statement(_page_statements, session, filters, _build_page_statement,
+                                    walk=walk)
 
 
 def _items(session: Session, rows: Sequence) -> str:
@@ -172,14 +173,10 @@ def _items(session: Session, rows: Sequence) -> str:
 def product_page_json(*, session: Session, filters: ProductFilters) -> str:
     """The same page as listing.product_page(), as JSON text."""
     connection = listing.read_without_transaction(session)
-    if connection.dialect.name == "postgresql":
-        rows = connection.execute(page_statement(session, filters),
-                                  listing.page_params(session, filters)).all()
-        if rows:
-            total = listing.page_total(filters, rows[0].total)
-            return (f'{{"items":[{_items(session, rows)}],"page":{filters.page},'
-                    f'"per_page":{filters.per_page},"total":{total["total"]},'
-                    f'"total_exact":{"true" if total["total_exact"] else "false"}}}')
-    # SQLite; or past the last page, or nothing matches: no items, and the count on its own
-    return _dumps(listing.product_page(session=session, filters=filters))
-
+    if connection.dialect.name != "postgresql":
+        return _dumps(listing.product_page(session=session, filters=filters))
+    rows, counted = listing.read_page(session, filters, connection, page_statement)
+    total = listing.page_total(filters, counted)
+    return (f'{{"items":[{_items(session, rows)}],"page":{filters.page},'
+            f'"per_page":{filters.per_page},"total":{total["total"]},'
+            f'"total_exact":{"true" if total["total_exact"] else "false"}}}')

@@ -13,10 +13,10 @@ tests/catalogue/test_listing.py holds every path to the output the schemas give.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import (
-    Integer, Row, Select, bindparam, func, literal, literal_column, select, union_all,
+    Integer, Row, Select, bindparam, func, literal, literal_column, null, select, union_all,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
@@ -61,37 +61,36 @@ def _total(session: Session, filters: ProductFilters):
     return select(func.count()).select_from(counted.subquery("counted")).scalar_subquery()
 
 
-def page_subquery(session: Session, filters: ProductFilters):
+def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = False):
     """The page's product ids with their sort keys (key_0, key_1...) and the matches counted
     up to count_limit (total), in no order: callers order by the keys (ordered_by_keys).
 
-    The first count_limit matches, in no order, are a materialised CTE that the count reads.
-    When that is all of them (a small catalogue, or narrow filters) the page is sorted from
-    it, as before. When more match, a page sorted by a column walks the sort's index and
-    stops after the page (PostgreSQL skips the branch whose one-time condition is false):
-    sorting every match made a page at 50,000 products cost 7 ms of database time where it
-    cost 0.4 ms at 1,000. Relevance has no index order: the first count_limit matches are
-    ranked."""
+    The first count_limit matches, in no order, are a materialised CTE that the count and
+    the page read. When that is all of them (a small catalogue, narrow filters) it is the
+    page. When more match (needs_walk), the page sorted by a column is read again by
+    walking the sort's index (walk=True, no total), stopping after the page: sorting every
+    match made a page at 50,000 products cost 7 ms of database time where it cost 0.4 ms at
+    1,000. Relevance has no index order: the first count_limit matches are ranked."""
     keys = sort_keys(session, filters)
     key_columns = [key.label(f"key_{n}") for n, (key, _) in enumerate(keys)]
-    count_limit = bindparam("count_limit", type_=Integer)
+    limit = bindparam("limit", type_=Integer)
+    offset = bindparam("offset", type_=Integer)
+    if walk:
+        return (_matching(session, filters, Product.id.label("product_id"), *key_columns,
+                          null().label("total"))
+                .order_by(*(key.desc() if descending else key.asc() for key, descending in keys))
+                .limit(limit).offset(offset).subquery("page"))
     matched = (_matching(session, filters, Product.id.label("product_id"), *key_columns)
-               .limit(count_limit)
+               .limit(bindparam("count_limit", type_=Integer))
                .cte("matched").prefix_with("MATERIALIZED", dialect="postgresql"))
-    counted = select(func.count().label("total")).select_from(matched).cte("counted")
-    total = select(counted.c.total).scalar_subquery()
-    candidates = select(matched, total.label("total"))
-    if not is_ranked(session, filters):
-        walked = (_matching(session, filters, Product.id.label("product_id"), *key_columns,
-                            total.label("total"))
-                  .where(total >= count_limit)
-                  .order_by(*(key.desc() if descending else key.asc() for key, descending in keys))
-                  .limit(bindparam("walk_limit", type_=Integer)).subquery("walked"))
-        candidates = union_all(candidates.where(total < count_limit), select(walked))
-    candidates = candidates.subquery("candidates")
-    return (select(candidates).order_by(*_ordered(candidates.c, keys))
-            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
-            .subquery("page"))
+    total = select(func.count()).select_from(matched).scalar_subquery()
+    return (select(matched, total.label("total")).order_by(*_ordered(matched.c, keys))
+            .limit(limit).offset(offset).subquery("page"))
+
+
+def needs_walk(session: Session, filters: ProductFilters, counted: int) -> bool:
+    """Whether more products match than the first query read (page_subquery)."""
+    return counted > _offset(filters) + filters.total_limit and not is_ranked(session, filters)
 
 
 def ordered_by_keys(session: Session, filters: ProductFilters, page) -> list:
@@ -99,23 +98,25 @@ def ordered_by_keys(session: Session, filters: ProductFilters, page) -> list:
 
 
 def cached_statement(cache: dict[tuple, Select], session: Session, filters: ProductFilters,
-                     build) -> Select:
+                     build, *, walk: bool = False) -> Select:
     """The statement `build` makes for this shape of filters, built once: a reused statement
     keeps its compile cache key memoised (building and keying it was a sixth of a cache
-    miss). It is planned for its values every time (shop.db.plan_with_values)."""
-    shape = filter_shape(session, filters)
+    miss). A walk is planned for its values every time (shop.db.plan_with_values)."""
+    shape = (*filter_shape(session, filters), walk)
     stmt = cache.get(shape)
     if stmt is None:
-        stmt = build(session, filters).execution_options(**{PLAN_WITH_VALUES: True})
+        stmt = build(session, filters, walk=walk)
+        if walk:
+            stmt = stmt.execution_options(**{PLAN_WITH_VALUES: True})
         if len(cache) >= PAGE_STATEMENTS_MAX:
             cache.clear()
         cache[shape] = stmt
     return stmt
 
 
-def _build_page_statement(session: Session, filters: ProductFilters) -> Select:
+def _build_page_statement(session: Session, filters: ProductFilters, *, walk: bool) -> Select:
     """The page's rows: the cut page joined to the products' other columns by primary key."""
-    page = page_subquery(session, filters)
+    page = page_subquery(session, filters, walk=walk)
     return (
         select(*SUMMARY_COLUMNS, page.c.total)
         .select_from(page)
@@ -125,8 +126,9 @@ def _build_page_statement(session: Session, filters: ProductFilters) -> Select:
     )
 
 
-def _page_statement(session: Session, filters: ProductFilters) -> Select:
-    return cached_statement(_page_statements, session, filters, _build_page_statement)
+def _page_statement(session: Session, filters: ProductFilters, *, walk: bool = False) -> Select:
+    return cached_statement(_page_statements, session, filters, _build_page_statement,
+                            walk=walk)
 
 
 def read_without_transaction(session: Session) -> Connection:
@@ -146,16 +148,26 @@ def read_without_transaction(session: Session) -> Connection:
 def product_page(*, session: Session, filters: ProductFilters) -> dict:
     """One page of active products matching the filters, as ProductPageSchema dumps it."""
     connection = read_without_transaction(session)
+    rows, counted = read_page(session, filters, connection, _page_statement)
+    return {"items": _products(session, rows, detail=False), "page": filters.page,
+            "per_page": filters.per_page, **page_total(filters, counted)}
+
+
+def read_page(session: Session, filters: ProductFilters, connection: Connection,
+              statement: Callable[..., Select]) -> tuple[Sequence[Row], int]:
+    """The page's rows from `statement` (built on page_subquery) and the matches counted up
+    to count_limit. Past the last page the count had no row to ride on: it is read again."""
     params = page_params(session, filters)
-    rows = connection.execute(_page_statement(session, filters), params).all()
+    rows = connection.execute(statement(session, filters), params).all()
     if rows:
         counted = rows[0].total
     elif filters.page == 1:
         counted = 0
-    else:  # past the last page: the count had no row to ride on
+    else:
         counted = connection.scalar(select(_total(session, filters)), params) or 0
-    return {"items": _products(session, rows, detail=False), "page": filters.page,
-            "per_page": filters.per_page, **page_total(filters, counted)}
+    if needs_walk(session, filters, counted):
+        rows = connection.execute(statement(session, filters, walk=True), params).all()
+    return rows, counted
 
 
 def page_total(filters: ProductFilters, counted: int) -> dict:
@@ -172,8 +184,7 @@ def _offset(filters: ProductFilters) -> int:
 def page_params(session: Session, filters: ProductFilters) -> dict:
     return {**filter_params(session, filters), "limit": filters.per_page,
             "offset": _offset(filters),
-            "count_limit": _offset(filters) + filters.total_limit + 1,
-            "walk_limit": _offset(filters) + filters.per_page}
+            "count_limit": _offset(filters) + filters.total_limit + 1}
 
 
 SUMMARIES = (
