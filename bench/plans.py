@@ -24,6 +24,16 @@ class Expectation:
     name: str
     uses: tuple[str, ...]  # index names that must appear in the plan
     from_products: int = 0  # applies to catalogues at least this large
+    below_products: int | None = None  # and smaller than this (None: no upper bound)
+
+    def applies(self, products: int) -> bool:
+        return products >= self.from_products and (
+            self.below_products is None or products < self.below_products)
+
+    def sizes(self) -> str:
+        if self.below_products is None:
+            return f"from {self.from_products:,} products"
+        return f"{self.from_products:,} to {self.below_products:,} products"
 
 
 def _nodes(plan: dict):
@@ -33,7 +43,10 @@ def _nodes(plan: dict):
 
 
 def indexes_used(plan: dict) -> set[str]:
-    return {node["Index Name"] for node in _nodes(plan) if "Index Name" in node}
+    """The indexes of the plan's nodes that ran: a page's plan holds two branches, and
+    PostgreSQL runs only one of them (listing.page_subquery)."""
+    return {node["Index Name"] for node in _nodes(plan)
+            if "Index Name" in node and node.get("Actual Loops", 1) > 0}
 
 
 def _explain(statement, params: dict) -> tuple[dict, float]:
@@ -45,10 +58,17 @@ def _explain(statement, params: dict) -> tuple[dict, float]:
     return row[0]["Plan"], row[0]["Execution Time"]
 
 
-def _page(filters: ProductFilters):
-    """The statement GET /products runs on PostgreSQL for these filters, and its values."""
-    return (cards.page_statement(db.session, filters),
+def _page(filters: ProductFilters, *, walk: bool = False):
+    """The statement GET /products runs on PostgreSQL for these filters (first, or the walk
+    when more match than the first read: listing.page_subquery), and its values."""
+    return (cards.page_statement(db.session, filters, walk=walk),
             listing.page_params(db.session, filters))
+
+
+# A page whose filters keep more products than the first read counts walks its sort's index
+WALKS = {"price": "ix_products_status_min_active_price",
+         "-price": "ix_products_status_min_active_price",
+         "name": "ix_products_status_name", "newest": "ix_products_status_created_at"}
 
 
 def checks(products: int) -> list[tuple[Expectation, object, dict]]:
@@ -75,10 +95,16 @@ def checks(products: int) -> list[tuple[Expectation, object, dict]]:
                       "pk_stock_levels"), 2_000),
          *_page(ProductFilters(skin_type="oily", concern="enlarged-pores", min_price=1500,
                                sort="price"))),
+        # (past 1,001 matches the first read may take the first ones in any order it likes)
         (Expectation("list: skin_type=oily, price 10-60 GBP, sort=price",
                      ("ix_products_facets", "ix_product_variants_product_id",
-                      "pk_stock_levels"), 2_000),
+                      "pk_stock_levels"), 2_000, 50_000),
          *_page(ProductFilters(skin_type="oily", min_price=1000, max_price=6000, sort="price"))),
+        *((Expectation(f"walk: skin_type=oily, concern=enlarged-pores, sort={sort}", (index,),
+                       10_000),
+           *_page(ProductFilters(skin_type="oily", concern="enlarged-pores", sort=sort),
+                  walk=True))
+          for sort, index in WALKS.items()),
     ]
 
 
@@ -90,12 +116,12 @@ def report(app, products: int) -> str:
         for expectation, statement, params in checks(products):
             plan, ms = _explain(statement, params)
             used = indexes_used(plan)
-            applies = products >= expectation.from_products
+            applies = expectation.applies(products)
             ok = set(expectation.uses) <= used if applies else True
             all_ok &= ok
             expected = ", ".join(expectation.uses) or "-"
             if not applies:
-                expected += f" (from {expectation.from_products:,} products)"
+                expected += f" ({expectation.sizes()})"
             lines.append(f"| {expectation.name} | {', '.join(sorted(used)) or 'none'} | "
                          f"{expected} | {ms:.2f} | {'yes' if ok else '**NO**'} |")
         db.session.remove()
