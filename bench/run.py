@@ -144,10 +144,10 @@ class Bench:
         self.add("checkout", "checkout: order + stock reservation + PaymentIntent "
                  "(localstripe)", result, ceiling=ceiling)
 
-    def checkout_rtt(self, prep, skus: list[str], only: set[str] | None) -> None:
+    def checkout_rtt(self, prep, skus: list[str], only: set[str] | None,
+                     latency: float) -> None:
         """The same pair against a localstripe that answers like Stripe, `latency` late: the
         ceiling with as many concurrent SDK clients as wrk has connections, then the shop."""
-        latency = self.args.stripe_latency_ms
         label = f"localstripe +{latency:g} ms"
         with servers.localstripe(self.work / "localstripe-rtt.log", latency) as slow, \
                 servers.gunicorn(servers.shop_environment(self.url, slow.url), "wsgi:app",
@@ -156,7 +156,8 @@ class Bench:
             processes = self.args.threads  # the clients spread over processes as wrk's are
             ceiling = self.intent_rate(slow, processes, self.args.connections // processes)
             self.add("stripe-ceiling-rtt", f"{label}: bare PaymentIntent create (stripe SDK, "
-                     f"{self.args.connections} clients; checkout-rtt ceiling)", ceiling)
+                     f"{self.args.connections} clients; checkout-rtt ceiling)", ceiling,
+                     latency_ms=latency)
             if only and "checkout-rtt" not in only:
                 return
             carts = self.checkout_carts(prep, skus, "checkout-rtt")
@@ -169,7 +170,7 @@ class Bench:
             result = self.load(shop, "/", profile_as="checkout-rtt", stripe=slow,
                                script="checkout.lua", script_args=(str(carts),))
             self.add("checkout-rtt", "checkout: order + stock reservation + PaymentIntent "
-                     f"({label})", result, ceiling=ceiling)
+                     f"({label})", result, ceiling=ceiling, latency_ms=latency)
 
     def webhook(self, prep) -> None:
         events, count = prep.succeeded_events_file("webhook-events.txt", servers.WEBHOOK_SECRET)
@@ -208,8 +209,8 @@ class Bench:
                     self.webhook(prep)
             # Once the servers above are gone: their pools would hold database connections
             # the second shop may need (PostgreSQL's max_connections).
-            if rtt:
-                self.checkout_rtt(prep, skus, only)
+            for latency in self.args.stripe_latency_ms if rtt else ():
+                self.checkout_rtt(prep, skus, only, latency)
         if want("checkout") or want("checkout-rtt"):
             say(f"orders by status: {prep.counts()}")
         return self.rows
@@ -238,6 +239,10 @@ def write(text: str, name: str, partial: bool) -> None:
     print(text)
 
 
+def _latencies(text: str) -> list[float]:
+    return [float(value) for value in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=2000)
@@ -249,8 +254,9 @@ def main() -> None:
     parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
     parser.add_argument("--worker-threads", type=int, default=8,
                         help="gunicorn --threads per gthread worker")
-    parser.add_argument("--stripe-latency-ms", type=float, default=40,
-                        help="how late the *-rtt scenarios' localstripe answers each request")
+    parser.add_argument("--stripe-latency-ms", type=_latencies, default=[40.0, 100.0, 250.0],
+                        metavar="MS,MS", help="how late the *-rtt scenarios' localstripe "
+                        "answers each request; the pair runs once per value (40,100,250)")
     parser.add_argument("--only", help="comma-separated scenario keys (bare always runs): "
                         "list-repeat,list-miss,detail,search-repeat,search-miss,cart-add,"
                         "checkout,webhook,stripe-ceiling-rtt,checkout-rtt")
@@ -278,8 +284,7 @@ def main() -> None:
         else:
             bench = Bench(args, args.products, Path(work))
             rows = bench.run(only)
-            write(report.table(rows, machine(args), args.products, bench.plans,
-                               args.stripe_latency_ms), "",
+            write(report.table(rows, machine(args), args.products, bench.plans), "",
                   partial=bool(only))
 
 

@@ -1,6 +1,8 @@
 """Catalogue responses are cached per process until the catalogue version moves; a hit is
 replayed whole, with fresh per-request headers, and nothing but catalogue reads is kept."""
 
+import threading
+
 import pytest
 
 from shop import create_app
@@ -122,3 +124,28 @@ def test_the_store_keeps_to_its_byte_budget():
         store.put((n,), cache.Cached("200 OK", (), b"12345", None, float("inf")))
     assert store.get((0,)) is None and store.get((1,)) is None
     assert store.get((3,)).body == b"12345"
+
+
+def test_one_thread_reads_the_version_while_the_others_keep_theirs(app, monkeypatch):
+    """With gthread workers, every thread at the re-read boundary used to read the version on
+    a connection of its own; one does now, and the others go on with the version they have."""
+    clock = cache.VersionClock(app)
+    reads, reading, release = [], threading.Event(), threading.Event()
+
+    def slow_read(_session):
+        reads.append(1)
+        if len(reads) > 1:
+            reading.set()
+            release.wait(5)
+        return len(reads)
+
+    monkeypatch.setattr(cache, "current_catalogue_version", slow_read)
+    monkeypatch.setitem(app.config, "CATALOGUE_VERSION_CHECK_MS", 0)
+    assert clock.version() == 1
+    reader = threading.Thread(target=clock.version)
+    reader.start()
+    assert reading.wait(5)
+    assert clock.version() == 1  # at once, without a read of its own
+    release.set()
+    reader.join(5)
+    assert clock.version() == 3 and len(reads) == 3
