@@ -58,12 +58,15 @@ def parse_wrk(out: str) -> Result:
     supply = SUPPLY.search(out)
     if supply:  # a script that consumes prepared items (carts, events) reports on them
         fields = dict(item.split("=") for item in supply.group(1).split())
-        result.requests, result.errors = int(fields["ok"]), int(fields["failed"])
+        lost = int(fields["lost"])  # sent, never answered (wrk dropped it, or it timed out)
+        result.requests, result.errors = int(fields["ok"]), int(fields["failed"]) + lost
         if int(fields["exhausted"]):
             # wrk divides by the whole -d duration even after threads stopped: use the
             # script's own clock, from the first request to the last expected answer
             result.rps = int(fields["ok"]) / float(fields["elapsed"])
             result.note = f"{fields['ok']} items, all used in {float(fields['elapsed']):.1f} s"
+            if lost:
+                result.note += f"; {lost} sent but never answered"
     return result
 
 

@@ -14,6 +14,7 @@ from shop.db import (
 from shop.errors import register_error_handlers
 from shop.extensions import api, cors, db, limiter, migrate
 from shop.http import configure_logging, init_http
+from shop.payments.client import preload_sdk
 
 OPENAPI_SETTINGS = {
     "API_TITLE": "Shop API",
@@ -75,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     _register_blueprints(app)
     _register_cli(app)
+    preload_sdk()
     return app
 
 

@@ -9,6 +9,7 @@ local headers = { ["Content-Type"] = "application/json" }
 
 setup = common.setup
 done = common.done
+delay = function() return common.delay(supply) end
 
 function init(args)
   supply = common.supply(common.read_lines(args[2]), thread_id, tonumber(args[1]))
@@ -16,10 +17,10 @@ end
 
 request = function()
   local cart = common.take(supply)
-  if cart == nil then return wrk.format("GET", "/bench-supply-exhausted") end
+  if cart == nil then return wrk.format("GET", common.PROBE) end
   return wrk.format("POST", "/api/v1/carts/" .. cart .. "/checkout", headers, body)
 end
 
 response = function(status, _, _)
-  if status ~= 404 then common.answered(supply, status == 201) end
+  common.answered(supply, status, status == 201)
 end

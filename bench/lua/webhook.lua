@@ -5,6 +5,7 @@ local supply
 
 setup = common.setup
 done = common.done
+delay = function() return common.delay(supply) end
 
 function init(args)
   supply = common.supply(common.read_lines(args[2]), thread_id, tonumber(args[1]))
@@ -12,7 +13,7 @@ end
 
 request = function()
   local line = common.take(supply)
-  if line == nil then return wrk.format("GET", "/bench-supply-exhausted") end
+  if line == nil then return wrk.format("GET", common.PROBE) end
   local tab = string.find(line, "\t", 1, true)
   return wrk.format("POST", "/api/v1/stripe/webhook", {
     ["Content-Type"] = "application/json",
@@ -21,7 +22,6 @@ request = function()
 end
 
 response = function(status, _, body)
-  if status ~= 404 then
-    common.answered(supply, status == 200 and string.find(body, '"duplicate":%s*false') ~= nil)
-  end
+  common.answered(supply, status,
+    status == 200 and string.find(body, '"duplicate":%s*false') ~= nil)
 end

@@ -37,6 +37,26 @@ def build_client(config) -> stripe.StripeClient:
     )
 
 
+# What our calls send and get back: the services and the object types of their replies.
+_SERVICES = ("payment_intents", "refunds", "customers", "customer_sessions", "ephemeral_keys",
+             "checkout.sessions")
+_OBJECTS = ("payment_intent", "refund", "customer", "customer_session", "ephemeral_key",
+            "checkout.session", "event")
+
+
+def preload_sdk() -> None:
+    """Import now what stripe-python imports lazily on first use (its client, each service,
+    each object class), so that a new worker's first checkouts do not import it together."""
+    client = stripe.StripeClient(api_key="sk_preload", http_client=stripe.RequestsClient())
+    for path in _SERVICES:
+        service = client.v1
+        for name in path.split("."):
+            service = getattr(service, name)
+    for kind in _OBJECTS:
+        stripe.convert_to_stripe_object({"object": kind, "id": "preload"}, api_mode="V1")
+    stripe.Webhook  # noqa: B018  (the attribute access is the import)
+
+
 def stripe_client() -> stripe.StripeClient:
     """This app's client: built on first use, rebuilt if its Stripe settings change."""
     app = current_app._get_current_object()
