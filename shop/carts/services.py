@@ -62,11 +62,14 @@ def new_cart_id() -> str:
 
 
 def _item_loader():
-    # Product.category is joined by default; pricing a cart never needs it
+    # Pricing a cart reads these of a product (line_input); its texts, JSON lists and the
+    # category joined by default would be loaded and parsed for nothing.
     return (
         selectinload(Cart.items)
         .joinedload(CartItem.variant)
-        .options(joinedload(Variant.product).lazyload(Product.category),
+        .options(joinedload(Variant.product)
+                 .load_only(Product.name, Product.slug, Product.image_urls, Product.status)
+                 .lazyload(Product.category),
                  joinedload(Variant.stock_level))
     )
 
