@@ -15,8 +15,16 @@ changes nothing today; a global default limit would not apply to cache hits.
 Every catalogue write bumps the version (shop/catalogue_version.py); each process reads it at
 most every CATALOGUE_VERSION_CHECK_MS (200 ms by default; 0 reads it on every request), so an
 edit shows everywhere within that. Stock changes do not bump it: availability in a cached page
-may be up to CATALOGUE_RESPONSE_CACHE_SECONDS old, which is harmless because carts and
-checkout always re-check stock under lock.
+may be up to CATALOGUE_RESPONSE_CACHE_SECONDS old (plus the few milliseconds of a refresh, see
+below), which is harmless because carts and checkout always re-check stock under lock.
+
+One thread per process builds a missing or expired response; the others do not build it too.
+When a page's entry expired, every thread that asked for it in the next moment went to the
+database for the same page: eight threads of a gthread worker at once, every TTL, which stalled
+a cached page for 100-250 ms under load (bench/README.md). Now, while one thread refreshes an
+entry that expired less than a TTL ago, the others replay it as it was; for an entry that is
+missing (a new version, a cold process) they wait for the builder (at most
+BUILD_WAIT_SECONDS) and replay what it stored, or answer themselves if it stored nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from threading import Lock
+from threading import Event, Lock
 
 from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,6 +50,7 @@ CLOCK_KEY = "shop.catalogue_version_clock"
 PER_REQUEST_HEADERS = frozenset({"x-request-id", "date"})
 NOT_IN_304 = frozenset({"content-type", "content-length"})
 MAX_BYTES = 32 * 1024 * 1024  # per process
+BUILD_WAIT_SECONDS = 2.0  # longest a request waits for another thread building its response
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +63,39 @@ class Cached:
 
 
 class ResponseStore:
-    """Least recently used entries, at most MAX_BYTES of bodies."""
+    """Least recently used entries, at most MAX_BYTES of bodies, and the keys a thread is
+    building an entry for."""
 
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self._entries: OrderedDict[tuple, Cached] = OrderedDict()
+        self._building: dict[tuple, Event] = {}
         self._lock = Lock()
         self._bytes = 0
         self._max_bytes = max_bytes
 
-    def get(self, key: tuple) -> Cached | None:
+    def get(self, key: tuple, *, stale_for: float = 0.0) -> Cached | None:
+        """The entry, if it has not expired, or expired less than `stale_for` seconds ago."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry.expires_at < time.monotonic():
+            if entry is None or entry.expires_at + stale_for < time.monotonic():
                 return None
             self._entries.move_to_end(key)
             return entry
+
+    def claim(self, key: tuple) -> Event | None:
+        """None when the calling thread is now the one building `key`'s entry (it must call
+        release(key) when done); otherwise the event the builder sets when it is done."""
+        with self._lock:
+            building = self._building.get(key)
+            if building is None:
+                self._building[key] = Event()
+            return building
+
+    def release(self, key: tuple) -> None:
+        with self._lock:
+            done = self._building.pop(key, None)
+        if done is not None:
+            done.set()
 
     def put(self, key: tuple, entry: Cached) -> None:
         with self._lock:
@@ -142,7 +169,18 @@ class CatalogueResponseCache:
         entry = self.store.get(key)
         if entry is not None:
             return self._replay(entry, environ, start_response)
-        return self._pass_through(key, ttl, environ, start_response)
+        building = self.store.claim(key)
+        if building is None:
+            try:
+                return self._pass_through(key, ttl, environ, start_response)
+            finally:
+                self.store.release(key)
+        entry = self.store.get(key, stale_for=ttl)  # another thread is refreshing it
+        if entry is None and building.wait(BUILD_WAIT_SECONDS):
+            entry = self.store.get(key)
+        if entry is not None:
+            return self._replay(entry, environ, start_response)
+        return self.wsgi_app(environ, start_response)  # nothing was stored: answer it ourselves
 
     def _replay(self, entry: Cached, environ: dict, start_response: Callable) -> list[bytes]:
         incoming = environ.get("HTTP_X_REQUEST_ID", "")

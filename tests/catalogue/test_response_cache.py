@@ -149,3 +149,93 @@ def test_one_thread_reads_the_version_while_the_others_keep_theirs(app, monkeypa
     release.set()
     reader.join(5)
     assert clock.version() == 3 and len(reads) == 3
+
+
+def the_only_key(app) -> tuple:
+    (key,) = app.wsgi_app.store._entries
+    return key
+
+
+def test_an_expired_entry_is_replayed_while_another_thread_refreshes_it(
+    app_config, db_session, monkeypatch
+):
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cache, "BUILD_WAIT_SECONDS", 0.01)
+    app = cached_app(app_config, CATALOGUE_RESPONSE_CACHE_SECONDS=5)
+    client = app.test_client()
+    before = first_price(client)
+    raise_price(db_session, 500)  # stock and prices move between refreshes of an entry
+    key = the_only_key(app)
+    store = app.wsgi_app.store
+    assert store.claim(key) is None  # another thread is refreshing the entry
+    clock[0] += 6
+    assert first_price(client) == before  # expired a second ago: replayed as it was
+    clock[0] += 5
+    assert first_price(client) == before + 500  # 6 s past expiry: too old to replay
+    store.release(key)
+    assert first_price(client) == before + 500  # this request refreshed it
+    raise_price(db_session, 500)
+    assert first_price(client) == before + 500  # the refreshed entry is fresh again
+
+
+def slow_inner_app(app, monkeypatch, started: threading.Event, go: threading.Event) -> list:
+    """Make the app behind the cache wait for `go` on its first call; returns its calls."""
+    middleware = app.wsgi_app
+    inner, calls = middleware.wsgi_app, []
+
+    def slow(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        if len(calls) == 1:
+            started.set()
+            go.wait(5)
+        return inner(environ, start_response)
+
+    monkeypatch.setattr(middleware, "wsgi_app", slow)
+    return calls
+
+
+def get_at_once(app, url: str, count: int, started: threading.Event, go: threading.Event):
+    responses = []
+
+    def get():
+        response = app.test_client().get(url)
+        responses.append((response.status_code, response.data))
+
+    first = threading.Thread(target=get)
+    first.start()
+    assert started.wait(5)  # the first request is building the response
+    others = [threading.Thread(target=get) for _ in range(count - 1)]
+    for thread in others:
+        thread.start()
+    threading.Event().wait(0.2)  # (the others reach the cache and wait for the first)
+    go.set()
+    for thread in (first, *others):
+        thread.join(10)
+    return responses
+
+
+def test_one_thread_builds_a_missing_response_while_the_others_wait_for_it(
+    app_config, db_session, monkeypatch
+):
+    app = cached_app(app_config, CATALOGUE_VERSION_CHECK_MS=60_000)
+    app.test_client().get("/api/v1/categories")  # the version is read once, here
+    started, go = threading.Event(), threading.Event()
+    calls = slow_inner_app(app, monkeypatch, started, go)
+    responses = get_at_once(app, LIST_URL.split("?")[0], 6, started, go)
+    assert len(calls) == 1
+    assert len(responses) == 6 and len(set(responses)) == 1
+    assert responses[0][0] == 200
+
+
+def test_when_the_builder_stores_nothing_the_others_answer_themselves(
+    app_config, db_session, monkeypatch
+):
+    app = cached_app(app_config, CATALOGUE_VERSION_CHECK_MS=60_000)
+    app.test_client().get("/api/v1/categories")
+    started, go = threading.Event(), threading.Event()
+    calls = slow_inner_app(app, monkeypatch, started, go)
+    responses = get_at_once(app, "/api/v1/products?per_page=0", 4, started, go)
+    assert len(calls) == 4
+    assert [status for status, _ in responses] == [422] * 4  # not kept: each answered it
+    assert not app.wsgi_app.store._building
