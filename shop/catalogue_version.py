@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, select
+from sqlalchemy import Connection, Integer, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -25,7 +25,7 @@ class CatalogueVersion(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def current_catalogue_version(session: Session) -> int:
+def current_catalogue_version(session: Session | Connection) -> int:
     """The version the committed catalogue is at (0 before any write)."""
     stmt = select(CatalogueVersion.version).where(CatalogueVersion.id == ROW_ID)
     return session.scalar(stmt) or 0

@@ -127,9 +127,9 @@ class VersionClock:
             return self._version  # another thread is reading it
         try:
             if self._version is None or time.monotonic() - self._read_at >= max_age:
-                with self.app.app_context():  # its own session: a caller may be outside one
-                    read_without_transaction(db.session)
-                    self._version = current_catalogue_version(db.session)
+                with self.app.app_context():  # its own connection: a caller may be outside one
+                    self._version = current_catalogue_version(
+                        read_without_transaction(db.session))
                 self._read_at = time.monotonic()
             return self._version
         finally:

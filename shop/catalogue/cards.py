@@ -104,6 +104,7 @@ class CardStore:
 
 def install(app: Flask) -> None:
     app.extensions[STORE_KEY] = CardStore()
+    app.teardown_appcontext(listing.close_reader)
 
 
 def _store() -> tuple[CardStore | None, int]:

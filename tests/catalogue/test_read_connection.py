@@ -1,0 +1,80 @@
+"""A request's catalogue reads run on one connection of the engine's, in autocommit, outside
+the request's session: no transaction is opened or ended around them (no BEGIN, no ROLLBACK,
+so psycopg keeps its prepared statements), and the connection goes back to the pool when the
+app context ends, or is thrown away if it died."""
+
+import pytest
+from sqlalchemy import event
+
+from shop.catalogue import listing
+from shop.extensions import db
+
+PAGE = "/api/v1/products?skin_type=oily&sort=price&per_page=5&min_price={}"
+
+
+@pytest.fixture
+def engine_events(app):
+    """The pool checkouts and transaction boundaries the app's engine sees meanwhile."""
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+    listeners = [(engine, name, (lambda *_args, name=name: seen.append(name)))
+                 for name in ("checkout", "checkin", "begin", "commit", "rollback")]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    yield seen
+    for target, name, listener in listeners:
+        event.remove(target, name, listener)
+
+
+def test_a_page_is_read_on_one_pooled_connection_given_back_at_the_end(
+    app, committed, engine_events
+):
+    client = app.test_client()
+    client.get(PAGE.format(0))  # (the catalogue version is read once, on its own)
+    engine_events.clear()
+    for price in (100, 200):
+        response = client.get(PAGE.format(price), headers={"Cache-Control": "no-cache"})
+        assert response.status_code == 200 and response.json["items"]
+    checkouts = engine_events.count("checkout")
+    assert checkouts == engine_events.count("checkin") <= 2  # one a request, at most
+    assert "commit" not in engine_events
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+
+
+def test_a_product_and_its_page_read_the_same_connection(app, committed):
+    with app.test_request_context():
+        first = listing.read_without_transaction(db.session)
+        assert listing.read_without_transaction(db.session) is first
+        assert first.get_execution_options()["isolation_level"] == "AUTOCOMMIT"
+        assert not db.session().in_transaction()  # the session opened nothing
+        listing.product_detail(session=db.session, slug="moist-hyaluronic-acid-serum")
+        assert not db.session().in_transaction()
+    assert first.closed
+
+
+@pytest.mark.postgresql_only(reason="psycopg's server-side prepared statements")
+def test_prepared_statements_outlive_catalogue_reads(app, committed):
+    client = app.test_client()
+    with app.app_context():
+        db.engine.dispose()  # (the next requests share one connection)
+    for price in range(8):  # psycopg prepares a statement on its fifth run
+        assert client.get(PAGE.format(100 + price)).status_code == 200
+    with app.app_context(), db.engine.connect() as connection:
+        prepared = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%matched%%'")
+        assert prepared.scalar_one() > 0
+
+
+@pytest.mark.postgresql_only(reason="pg_terminate_backend")
+def test_a_reader_that_died_is_thrown_away_not_pooled(app, committed):
+    with app.test_request_context():
+        reader = listing.read_without_transaction(db.session)
+        backend = reader.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with db.engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+    assert reader.closed  # the app context ended without an error
+    client = app.test_client()
+    for price in range(3):
+        assert client.get(PAGE.format(price)).status_code == 200
