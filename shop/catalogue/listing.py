@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from flask import g
 from sqlalchemy import (
     Integer, Row, Select, bindparam, func, literal, literal_column, null, select, union_all,
 )
-from flask import g
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
