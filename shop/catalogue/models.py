@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from typing import TYPE_CHECKING
 
-from shop.db import Base, utcnow
+from shop.db import Base, UtcDateTime, utcnow
 from shop.money import Money
 
 if TYPE_CHECKING:
@@ -30,6 +30,33 @@ product_concerns = Table(
     Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
     Column("concern_id", ForeignKey("concerns.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_product_concerns_concern_id", "concern_id"),
+)
+
+# Where list pages are read on PostgreSQL (migration 0012): one row per active product and
+# per facet it can be listed under ('all', each 'skin:...' and 'concern:...' tag of
+# products.facets, each 'skin:...&concern:...' pair), with the columns the list filters and
+# sorts read. A page without a search walks one index of one facet in its sort's order and
+# counts its matches in another, so its cost does not grow with the catalogue. Written by
+# a trigger on products; empty on SQLite, whose pages read products.
+product_listings = Table(
+    "product_listings",
+    Base.metadata,
+    # (product_id first: the trigger replaces a product's rows)
+    Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("facet", Text, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("category_id", Integer, nullable=False),
+    Column("created_at", UtcDateTime(timezone=True), nullable=False),
+    Column("min_active_price", Integer),
+    Column("max_active_price", Integer),
+    Index("ix_product_listings_facet_name", "facet", "name", "product_id",
+          postgresql_include=["min_active_price", "max_active_price", "category_id"]),
+    Index("ix_product_listings_facet_price", "facet", "min_active_price", "name", "product_id",
+          postgresql_include=["max_active_price", "category_id"]),
+    Index("ix_product_listings_facet_created_at", "facet", "created_at", "product_id",
+          postgresql_include=["min_active_price", "max_active_price", "category_id"]),
+    Index("ix_product_listings_facet_max_price", "facet", "max_active_price",
+          postgresql_include=["min_active_price", "category_id"]),
 )
 
 treatment_concerns = Table(

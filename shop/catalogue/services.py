@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shop.catalogue.models import (
     Category, Concern, Product, ProductSkinType, Treatment, Variant, product_concerns,
-    treatment_concerns,
+    product_listings, treatment_concerns,
 )
 from shop.db import is_postgresql
 from shop.errors import NotFound, ValidationFailed
@@ -46,6 +46,40 @@ class ProductFilters:
     total_limit: int = 1000  # matches counted past the page's start (CATALOGUE_TOTAL_LIMIT)
 
 
+@dataclass(frozen=True)
+class ListedColumns:
+    """The columns the list filters and sorts read: the products' own, or those of
+    product_listings (one facet's rows: `facet` says which), where pages without a search
+    are read on PostgreSQL (uses_listings)."""
+
+    id: ColumnElement
+    name: ColumnElement
+    category_id: ColumnElement
+    created_at: ColumnElement
+    min_active_price: ColumnElement
+    max_active_price: ColumnElement
+    facet: ColumnElement | None = None
+
+
+PRODUCTS = ListedColumns(Product.id, Product.name, Product.category_id, Product.created_at,
+                         Product.min_active_price, Product.max_active_price)
+LISTINGS = ListedColumns(*(product_listings.c[name] for name in (
+    "product_id", "name", "category_id", "created_at", "min_active_price", "max_active_price",
+    "facet")))
+
+
+def uses_listings(session: Session, filters: ProductFilters) -> bool:
+    """Whether the page is read from product_listings: on PostgreSQL, without a search (a
+    search matches words, which the listings do not hold)."""
+    return not filters.q and is_postgresql(session)
+
+
+def facet_key(filters: ProductFilters) -> str:
+    """The product_listings facet holding exactly the products of the skin type and concern
+    filters (migration 0012)."""
+    return "&".join(facet_tags(filters)) or "all"
+
+
 def product_loader_options() -> list:
     """The eager loads a product needs to be dumped with ProductSummarySchema."""
     return [
@@ -55,8 +89,8 @@ def product_loader_options() -> list:
     ]
 
 
-def _sellable_variant(*conditions) -> exists:
-    return exists().where(Variant.product_id == Product.id, Variant.is_active, *conditions)
+def _sellable_variant(*conditions, product_id: ColumnElement = Product.id) -> exists:
+    return exists().where(Variant.product_id == product_id, Variant.is_active, *conditions)
 
 
 def _like_pattern(term: str) -> str:
@@ -80,26 +114,31 @@ def _search_condition(session: Session, q: str):
                   for n, term in enumerate(_search_terms(q))))
 
 
-def apply_filters(session: Session, stmt: Select, filters: ProductFilters) -> Select:
-    """Narrow a select over products to the filters (the caller may join categories).
+def apply_filters(session: Session, stmt: Select, filters: ProductFilters,
+                  columns: ListedColumns = PRODUCTS) -> Select:
+    """Narrow a select over products (or product_listings, with columns=LISTINGS) to the
+    filters (the caller may join categories).
 
     Every value is a named bind parameter, so a statement built for one set of filters runs
     any other set of the same shape with filter_params() (see listing.py). On PostgreSQL the
     skin type, concern and single price bounds read the columns triggers keep on products
-    (migration 0010) instead of joining skin types, concerns and variants."""
+    (migration 0010) instead of joining skin types, concerns and variants; the listings
+    hold one facet per skin type and concern pair, which one equality picks."""
     postgres = is_postgresql(session)
     if filters.category:
         category_id = (select(Category.id).where(Category.slug == bindparam("category",
                                                                            filters.category))
                        .correlate(None).scalar_subquery())
-        stmt = stmt.where(Product.category_id == category_id)
-    if postgres and (filters.skin_type or filters.concern):
+        stmt = stmt.where(columns.category_id == category_id)
+    if columns.facet is not None:
+        stmt = stmt.where(columns.facet == bindparam("facet", facet_key(filters)))
+    elif postgres and (filters.skin_type or filters.concern):
         stmt = stmt.where(_has_facets(filters))
     else:
         stmt = _join_tags(stmt, filters)
     if filters.q:
         stmt = stmt.where(_search_condition(session, filters.q))
-    return _in_stock(_price_range(stmt, filters, postgres), filters)
+    return _in_stock(_price_range(stmt, filters, postgres, columns), filters, columns)
 
 
 def _has_facets(filters: ProductFilters) -> ColumnElement:
@@ -136,7 +175,8 @@ def _join_tags(stmt: Select, filters: ProductFilters) -> Select:
     return stmt
 
 
-def _price_range(stmt: Select, filters: ProductFilters, postgres: bool) -> Select:
+def _price_range(stmt: Select, filters: ProductFilters, postgres: bool,
+                 columns: ListedColumns) -> Select:
     """Products with an active variant priced within the bounds. With one bound that is the
     product's highest (lowest) active price against it: on PostgreSQL a column of products.
     With both, one variant must lie between them, which the range alone cannot tell."""
@@ -145,22 +185,24 @@ def _price_range(stmt: Select, filters: ProductFilters, postgres: bool) -> Selec
         minimum = bindparam("min_price", filters.min_price)
         bounds.append(Variant.price_amount >= minimum)
         if postgres:
-            stmt = stmt.where(Product.max_active_price >= minimum)
+            stmt = stmt.where(columns.max_active_price >= minimum)
     if filters.max_price is not None:
         maximum = bindparam("max_price", filters.max_price)
         bounds.append(Variant.price_amount <= maximum)
         if postgres:
-            stmt = stmt.where(Product.min_active_price <= maximum)
+            stmt = stmt.where(columns.min_active_price <= maximum)
     if bounds and not (postgres and len(bounds) == 1):
-        stmt = stmt.where(_sellable_variant(*bounds))
+        stmt = stmt.where(_sellable_variant(*bounds, product_id=columns.id))
     return stmt
 
 
-def _in_stock(stmt: Select, filters: ProductFilters) -> Select:
+def _in_stock(stmt: Select, filters: ProductFilters, columns: ListedColumns) -> Select:
     if filters.in_stock is not None:
         in_stock = _sellable_variant(
-            StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.reserved
-        ) | _sellable_variant(Variant.voucher_kind.is_not(None))  # vouchers are never out of stock
+            StockLevel.variant_id == Variant.id, StockLevel.on_hand > StockLevel.reserved,
+            product_id=columns.id,
+        ) | _sellable_variant(  # vouchers are never out of stock
+            Variant.voucher_kind.is_not(None), product_id=columns.id)
         stmt = stmt.where(in_stock if filters.in_stock else ~in_stock)
     return stmt
 
@@ -181,7 +223,9 @@ def filter_params(session: Session, filters: ProductFilters) -> dict:
               "concern": filters.concern, "min_price": filters.min_price,
               "max_price": filters.max_price}
     postgres = is_postgresql(session)
-    if postgres and (filters.skin_type or filters.concern):
+    if uses_listings(session, filters):
+        params["facet"] = facet_key(filters)
+    elif postgres and (filters.skin_type or filters.concern):
         params["facets"] = facet_tags(filters)
     if filters.q and postgres:
         params["q"] = filters.q
@@ -205,7 +249,8 @@ def is_ranked(session: Session, filters: ProductFilters) -> bool:
     return bool(filters.q) and filters.sort in (None, "relevance") and is_postgresql(session)
 
 
-def sort_keys(session: Session, filters: ProductFilters) -> list[tuple[ColumnElement, bool]]:
+def sort_keys(session: Session, filters: ProductFilters,
+              columns: ListedColumns = PRODUCTS) -> list[tuple[ColumnElement, bool]]:
     """(expression, descending) pairs that order products for the filters' sort, ending in
     the id so that every page is stable."""
     sort = filters.sort or "name"
@@ -213,14 +258,14 @@ def sort_keys(session: Session, filters: ProductFilters) -> list[tuple[ColumnEle
         rank = func.ts_rank(Product.search_vector, _tsquery(filters.q))
         return [(rank, True), (Product.name, False), (Product.id, False)]
     # the lowest active price: on PostgreSQL kept on products by triggers (migration 0010)
-    min_price = Product.min_active_price if is_postgresql(session) else _min_price()
+    min_price = columns.min_active_price if is_postgresql(session) else _min_price()
     orderings = {
-        "price": [(min_price, False), (Product.name, False)],
-        "-price": [(min_price, True), (Product.name, False)],
-        "newest": [(Product.created_at, True), (Product.id, True)],
+        "price": [(min_price, False), (columns.name, False)],
+        "-price": [(min_price, True), (columns.name, False)],
+        "newest": [(columns.created_at, True), (columns.id, True)],
     }
-    keys = orderings.get(sort, [(Product.name, False)])
-    return keys if keys[-1][0] is Product.id else [*keys, (Product.id, False)]
+    keys = orderings.get(sort, [(columns.name, False)])
+    return keys if keys[-1][0] is columns.id else [*keys, (columns.id, False)]
 
 
 def apply_sort(session: Session, stmt: Select, filters: ProductFilters) -> Select:

@@ -103,7 +103,8 @@ def test_fulfil_dispatch_emails_tracking_then_complete(client, staff, db_session
     done = client.post(order_url(order, "complete"), headers=staff.headers)
     assert done.status_code == 200 and done.json["status"] == "completed"
     actions = db_session.scalars(select(AuditEntry.action).where(
-        AuditEntry.entity == "order", AuditEntry.entity_id == str(order.id))).all()
+        AuditEntry.entity == "order", AuditEntry.entity_id == str(order.id))
+        .order_by(AuditEntry.id)).all()
     assert actions == ["order.fulfil", "order.complete"]
 
 

@@ -155,9 +155,10 @@ def test_relevance_ranks_the_first_matches_up_to_the_limit(db_session):
 def test_a_walk_is_planned_for_its_values_every_time(db_session):
     """psycopg prepares a statement that ran five times on a connection, and PostgreSQL then
     settles on a generic plan, made without the values: fine for the first read of a page,
-    not for walking a sort's index (the plan must know how many products the filters keep)."""
+    not for walking a sort's index (the plan must know how many products the filters keep).
+    A search sorted by price reads products and walks (pages without one read listings)."""
     for n in range(8):
-        filters = ProductFilters(skin_type="oily", min_price=100 * n, sort="price", per_page=2,
+        filters = ProductFilters(q="skin", min_price=100 * n, sort="price", per_page=2,
                                  total_limit=3)
         page = json.loads(cards.product_page_json(session=db_session, filters=filters))
         assert page["total_exact"] is False and len(page["items"]) == 2  # walked
