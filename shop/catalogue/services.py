@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    ColumnElement, Select, String, Text, and_, bindparam, case, exists, false, func,
+    ColumnElement, Exists, Select, String, Text, and_, bindparam, case, exists, false, func,
     literal_column, or_, select,
 )
 from sqlalchemy.dialects import postgresql
@@ -89,8 +89,13 @@ def product_loader_options() -> list:
     ]
 
 
-def _sellable_variant(*conditions, product_id: ColumnElement = Product.id) -> exists:
-    return exists().where(Variant.product_id == product_id, Variant.is_active, *conditions)
+def _sellable_variant(*conditions, product_id: ColumnElement = Product.id) -> Exists:
+    """An active variant of the product meeting the conditions, probed per product. OFFSET 0
+    keeps PostgreSQL from hashing every such variant of the catalogue instead (a sequential
+    scan, whose cost grows with the catalogue) for a page that probes a few dozen products."""
+    return (select(Variant.id)
+            .where(Variant.product_id == product_id, Variant.is_active, *conditions)
+            .offset(0).exists())
 
 
 def _like_pattern(term: str) -> str:
@@ -179,7 +184,8 @@ def _price_range(stmt: Select, filters: ProductFilters, postgres: bool,
                  columns: ListedColumns) -> Select:
     """Products with an active variant priced within the bounds. With one bound that is the
     product's highest (lowest) active price against it: on PostgreSQL a column of products.
-    With both, one variant must lie between them, which the range alone cannot tell."""
+    With both, one variant must lie between them, which the range alone tells only when
+    one of its ends does."""
     bounds = []
     if filters.min_price is not None:
         minimum = bindparam("min_price", filters.min_price)
@@ -191,8 +197,14 @@ def _price_range(stmt: Select, filters: ProductFilters, postgres: bool,
         bounds.append(Variant.price_amount <= maximum)
         if postgres:
             stmt = stmt.where(columns.min_active_price <= maximum)
-    if bounds and not (postgres and len(bounds) == 1):
+    if bounds and not postgres:
         stmt = stmt.where(_sellable_variant(*bounds, product_id=columns.id))
+    elif len(bounds) == 2:
+        # A product whose lowest or highest active price lies within the bounds has a variant
+        # there; only one priced across them is probed for a variant in between.
+        stmt = stmt.where(or_(columns.min_active_price >= minimum,
+                              columns.max_active_price <= maximum,
+                              _sellable_variant(*bounds, product_id=columns.id)))
     return stmt
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, text
 
 from shop.catalogue import services
-from shop.catalogue.models import Category, Concern, Product, product_listings
-from shop.catalogue.services import LISTINGS, ProductFilters
+from shop.catalogue.models import Category, Concern, Product, Variant, product_listings
+from shop.catalogue.services import LISTINGS, PRODUCTS, ProductFilters
 from shop.inventory.models import StockLevel
 from tests.catalogue.test_facets import a_product, matches
 
@@ -150,3 +150,30 @@ def test_every_sort_orders_as_the_products_do(db_session, sort):
                  for key, descending in services.sort_keys(db_session, filters, LISTINGS)))
     expected = db_session.scalars(from_products).all()
     assert db_session.scalars(from_listings).all() == expected and len(expected) > 3
+
+
+@pytest.mark.parametrize("columns", [LISTINGS, PRODUCTS], ids=["listings", "products"])
+def test_both_price_bounds_probe_only_a_product_priced_across_them(db_session, columns):
+    """Its lowest or highest price within the bounds is enough; priced across them (cheaper
+    and dearer variants), a variant must lie in between."""
+    category = db_session.scalars(select(Category).limit(1)).one()
+    product = Product(slug="three-sizes", name="Three Sizes", category=category, status="active",
+                      variants=[Variant(sku=f"THREE-{price}", name=f"{price}", price_amount=price,
+                                        currency="GBP", position=n)
+                                for n, price in enumerate((1000, 2000, 3000))])
+    db_session.add(product)
+    db_session.flush()
+    source = product_listings if columns is LISTINGS else Product.__table__
+
+    def found(low: int, high: int) -> bool:
+        filters = ProductFilters(min_price=low, max_price=high)
+        stmt = services.apply_filters(db_session, select(columns.id).select_from(source)
+                                      .where(columns.id == product.id), filters, columns)
+        return db_session.scalar(stmt) is not None
+
+    assert found(900, 1100) and found(2900, 3100)  # an end within
+    assert found(1500, 2500)  # across, with the 2,000 variant in between
+    assert not found(2100, 2900) and not found(3100, 4000)  # across with none, or beyond
+    product.variants[1].is_active = False
+    db_session.flush()
+    assert not found(1500, 2500)  # the one in between is not on sale
