@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session, scoped_session
 
 from shop.catalogue.models import (
     AVAILABLE_DISPLAY_CAP, Category, Concern, Product, ProductSkinType, Variant,
-    product_concerns, product_listings,
+    product_concerns,
 )
 from shop.catalogue.services import (
-    LISTINGS, PRODUCTS, ListedColumns, ProductFilters, apply_filters, filter_params, filter_shape,
-    is_ranked, sort_keys, uses_listings,
+    PRODUCTS, ProductFilters, apply_filters, filter_params, filter_shape,
+    is_ranked, listed_columns, sort_keys, uses_listings,
 )
 from shop.db import PLAN_WITH_VALUES
 from shop.errors import NotFound
@@ -60,14 +60,11 @@ ACTIVE = literal_column("'active'")
 
 
 def _matching(session: Session, filters: ProductFilters, *columns) -> Select:
-    if uses_listings(session, filters):  # (the listings hold active products only)
-        return apply_filters(session, select(*columns).select_from(product_listings), filters,
-                             LISTINGS)
+    listed = listed_columns(session, filters)
+    if listed is not PRODUCTS:  # (the listings and search terms hold active products only)
+        return apply_filters(session, select(*columns).select_from(listed.id.table), filters,
+                             listed)
     return apply_filters(session, select(*columns).where(Product.status == ACTIVE), filters)
-
-
-def _columns(session: Session, filters: ProductFilters) -> ListedColumns:
-    return LISTINGS if uses_listings(session, filters) else PRODUCTS
 
 
 def _total(session: Session, filters: ProductFilters):
@@ -77,7 +74,7 @@ def _total(session: Session, filters: ProductFilters):
 
 
 def _keys(session: Session, filters: ProductFilters) -> list:
-    return sort_keys(session, filters, _columns(session, filters))
+    return sort_keys(session, filters, listed_columns(session, filters))
 
 
 def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = False):
@@ -86,18 +83,21 @@ def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = Fal
 
     On PostgreSQL without a search, product_listings: the page walks the index of the
     filters' facet in the sort's order and stops after the page, and the total counts the
-    facet's matches in another index, up to count_limit (migration 0012).
+    facet's matches in another index, up to count_limit (migration 0012). A one-word search
+    ranked by relevance does the same in product_search_terms: the word's rows in relevance
+    order, counted in the same index (migration 0013).
 
     Otherwise the first count_limit matches, in no order, are a materialised CTE that the
     count and the page read. When that is all of them (a small catalogue, narrow filters) it
     is the page. When more match (needs_walk), the page sorted by a column is read again by
-    walking the sort's index (walk=True, no total), stopping after the page. Relevance has
-    no index order: the first count_limit matches are ranked."""
+    walking the sort's index (walk=True, no total), stopping after the page. A search of
+    several words has no index in relevance order: its first count_limit matches are
+    ranked."""
     keys = _keys(session, filters)
     key_columns = [key.label(f"key_{n}") for n, (key, _) in enumerate(keys)]
     limit = bindparam("limit", type_=Integer)
     offset = bindparam("offset", type_=Integer)
-    product_id = _columns(session, filters).id.label("product_id")
+    product_id = listed_columns(session, filters).id.label("product_id")
     listed = uses_listings(session, filters)
     if walk or listed:
         total = _total(session, filters) if listed else null()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false,
+    JSON, REAL, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -58,6 +58,30 @@ product_listings = Table(
     Index("ix_product_listings_facet_max_price", "facet", "max_active_price",
           postgresql_include=["min_active_price", "category_id"]),
 )
+
+# Where a one-word search is read on PostgreSQL (migration 0013): one row per active product
+# and per ASCII word of its search vector, with the word's rank in the product (ts_rank
+# against the word alone: a one-word search's relevance) and the columns the list filters
+# read. A search walks its word's rows in relevance order and counts its matches in the same
+# index, so its cost does not grow with the catalogue. Written by a trigger on products;
+# empty on SQLite, whose searches read products.
+product_search_terms = Table(
+    "product_search_terms",
+    Base.metadata,
+    # (product_id first: the trigger replaces a product's rows)
+    Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("term", Text, primary_key=True),
+    Column("rank", REAL, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("category_id", Integer, nullable=False),
+    Column("facets", ARRAY(Text()).with_variant(JSON(), "sqlite"), nullable=False),
+    Column("min_active_price", Integer),
+    Column("max_active_price", Integer),
+)
+Index("ix_product_search_terms_term_rank", product_search_terms.c.term,
+      product_search_terms.c.rank.desc(), product_search_terms.c.name,
+      product_search_terms.c.product_id,
+      postgresql_include=["facets", "category_id", "min_active_price", "max_active_price"])
 
 treatment_concerns = Table(
     "treatment_concerns",

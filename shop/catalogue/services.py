@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shop.catalogue.models import (
     Category, Concern, Product, ProductSkinType, Treatment, Variant, product_concerns,
-    product_listings, treatment_concerns,
+    product_listings, product_search_terms, treatment_concerns,
 )
 from shop.db import is_postgresql
 from shop.errors import NotFound, ValidationFailed
@@ -48,30 +48,57 @@ class ProductFilters:
 
 @dataclass(frozen=True)
 class ListedColumns:
-    """The columns the list filters and sorts read: the products' own, or those of
+    """The columns the list filters and sorts read: the products' own, those of
     product_listings (one facet's rows: `facet` says which), where pages without a search
-    are read on PostgreSQL (uses_listings)."""
+    are read on PostgreSQL, or those of product_search_terms (one word's rows: `term`),
+    where one-word searches ranked by relevance are (listed_columns)."""
 
     id: ColumnElement
     name: ColumnElement
     category_id: ColumnElement
-    created_at: ColumnElement
+    created_at: ColumnElement | None
     min_active_price: ColumnElement
     max_active_price: ColumnElement
     facet: ColumnElement | None = None
+    tags: ColumnElement | None = None  # the products.facets array
+    term: ColumnElement | None = None
+    rank: ColumnElement | None = None
 
 
 PRODUCTS = ListedColumns(Product.id, Product.name, Product.category_id, Product.created_at,
-                         Product.min_active_price, Product.max_active_price)
+                         Product.min_active_price, Product.max_active_price,
+                         tags=Product.facets)
 LISTINGS = ListedColumns(*(product_listings.c[name] for name in (
     "product_id", "name", "category_id", "created_at", "min_active_price", "max_active_price",
     "facet")))
+TERMS = ListedColumns(
+    *(product_search_terms.c[name] for name in ("product_id", "name", "category_id")), None,
+    *(product_search_terms.c[name] for name in ("min_active_price", "max_active_price")),
+    tags=product_search_terms.c.facets, term=product_search_terms.c.term,
+    rank=product_search_terms.c.rank)
+
+
+def listed_columns(session: Session, filters: ProductFilters) -> ListedColumns:
+    """Where the page is read from: on PostgreSQL, product_listings without a search and
+    product_search_terms for a one-word search ranked by relevance; products otherwise."""
+    if not is_postgresql(session):
+        return PRODUCTS
+    if not filters.q:
+        return LISTINGS
+    return TERMS if is_one_word(filters.q) and is_ranked(session, filters) else PRODUCTS
 
 
 def uses_listings(session: Session, filters: ProductFilters) -> bool:
-    """Whether the page is read from product_listings: on PostgreSQL, without a search (a
-    search matches words, which the listings do not hold)."""
-    return not filters.q and is_postgresql(session)
+    """Whether the page is read from one of the tables the triggers keep for pages
+    (listed_columns): there the page is cut in one statement with its count."""
+    return listed_columns(session, filters) is not PRODUCTS
+
+
+def is_one_word(q: str) -> bool:
+    """An ASCII word or number: to PostgreSQL's english configuration one lexeme or none (a
+    stop word), as product_search_terms holds them (migration 0013)."""
+    word = q.strip()
+    return word.isascii() and word.isalnum()
 
 
 def facet_key(filters: ProductFilters) -> str:
@@ -112,7 +139,16 @@ def _tsquery(q: str):
                                      bindparam("q", q, type_=String))
 
 
-def _search_condition(session: Session, q: str):
+def _search_term(q: str):
+    """The lexeme of a one-word search (NULL for a stop word, which matches nothing)."""
+    vector = func.to_tsvector(literal_column("'english'::regconfig"),
+                              bindparam("q", q, type_=String))
+    return func.tsvector_to_array(vector, type_=postgresql.ARRAY(Text()))[1]
+
+
+def _search_condition(session: Session, q: str, columns: ListedColumns):
+    if columns.term is not None:
+        return columns.term == _search_term(q)
     if is_postgresql(session):
         return Product.search_vector.op("@@")(_tsquery(q))
     return and_(*(Product.search_text.like(bindparam(f"q_{n}", _like_pattern(term)), escape="/")
@@ -138,21 +174,21 @@ def apply_filters(session: Session, stmt: Select, filters: ProductFilters,
     if columns.facet is not None:
         stmt = stmt.where(columns.facet == bindparam("facet", facet_key(filters)))
     elif postgres and (filters.skin_type or filters.concern):
-        stmt = stmt.where(_has_facets(filters))
+        stmt = stmt.where(_has_facets(filters, columns))
     else:
         stmt = _join_tags(stmt, filters)
     if filters.q:
-        stmt = stmt.where(_search_condition(session, filters.q))
+        stmt = stmt.where(_search_condition(session, filters.q, columns))
     return _in_stock(_price_range(stmt, filters, postgres, columns), filters, columns)
 
 
-def _has_facets(filters: ProductFilters) -> ColumnElement:
-    """products.facets holds every tag asked for: one GIN index scan for skin type and
-    concern together. The tags are one parameter (facet_tags), whose value the planner
-    reads the column's statistics for when it chooses between that scan and walking a sort
-    order's index."""
+def _has_facets(filters: ProductFilters, columns: ListedColumns) -> ColumnElement:
+    """products.facets (or a search term's copy) holds every tag asked for: on products one
+    GIN index scan for skin type and concern together. The tags are one parameter
+    (facet_tags), whose value the planner reads the column's statistics for when it chooses
+    between that scan and walking a sort order's index."""
     tags = bindparam("facets", facet_tags(filters), type_=postgresql.ARRAY(Text()))
-    return Product.facets.op("@>")(tags)
+    return columns.tags.op("@>")(tags)
 
 
 def facet_tags(filters: ProductFilters) -> list[str]:
@@ -222,8 +258,10 @@ def _in_stock(stmt: Select, filters: ProductFilters, columns: ListedColumns) -> 
 def filter_shape(session: Session, filters: ProductFilters) -> tuple:
     """What decides the SQL of apply_filters() and apply_sort(), values aside."""
     terms = None
-    if filters.q:
-        terms = -1 if is_postgresql(session) else len(_search_terms(filters.q))
+    if filters.q and is_postgresql(session):
+        terms = 1 if is_one_word(filters.q) else -1
+    elif filters.q:
+        terms = len(_search_terms(filters.q))
     return (session.get_bind().dialect.name, bool(filters.category), bool(filters.skin_type),
             bool(filters.concern), terms, filters.min_price is not None,
             filters.max_price is not None, filters.in_stock, filters.sort)
@@ -235,7 +273,7 @@ def filter_params(session: Session, filters: ProductFilters) -> dict:
               "concern": filters.concern, "min_price": filters.min_price,
               "max_price": filters.max_price}
     postgres = is_postgresql(session)
-    if uses_listings(session, filters):
+    if listed_columns(session, filters) is LISTINGS:
         params["facet"] = facet_key(filters)
     elif postgres and (filters.skin_type or filters.concern):
         params["facets"] = facet_tags(filters)
@@ -267,8 +305,10 @@ def sort_keys(session: Session, filters: ProductFilters,
     the id so that every page is stable."""
     sort = filters.sort or "name"
     if is_ranked(session, filters):
-        rank = func.ts_rank(Product.search_vector, _tsquery(filters.q))
-        return [(rank, True), (Product.name, False), (Product.id, False)]
+        rank = columns.rank
+        if rank is None:
+            rank = func.ts_rank(Product.search_vector, _tsquery(filters.q))
+        return [(rank, True), (columns.name, False), (columns.id, False)]
     # the lowest active price: on PostgreSQL kept on products by triggers (migration 0010)
     min_price = columns.min_active_price if is_postgresql(session) else _min_price()
     orderings = {
