@@ -11,7 +11,11 @@ product_search_terms holds one row per active product and per word of its search
 the list filters read, products.facets among them. A one-word search walks the word's rows
 in relevance order and stops after the page, and counts up to 1,001 matches in the same
 index: the most relevant products of the whole catalogue, in a time that does not grow
-with it. Searches of several words, or in websearch syntax, still read products.
+with it. A search of several plain words reads the rows of its first word (alphabetically)
+in that word's relevance order, probes each product's rows for the other words by primary
+key, and ranks the first 1,001 matches by the whole search. A search sorted by a column
+counts its first 1,001 matches here too, and walks the sort's index of products only when
+more match. A search in websearch syntax (quotes, `-`, `or`) still reads products.
 
 Kept by a trigger on products, as product_listings (0012); PostgreSQL only: on SQLite the
 table stays empty and searches read products.
@@ -30,13 +34,13 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
-COLUMNS = ("term, product_id, rank, name, category_id, facets, min_active_price, "
+COLUMNS = ("term, product_id, rank, name, category_id, created_at, facets, min_active_price, "
            "max_active_price")
 # Only lexemes a one-word search can be (an ASCII word or number, as the english
 # configuration writes it) are kept; `lexeme::tsquery` is then that lexeme alone.
 TERMS_OF = """
 SELECT lexeme, {product}.id, ts_rank({product}.search_vector, lexeme::tsquery),
-       {product}.name, {product}.category_id, coalesce({product}.facets, '{{}}'), {product}.min_active_price,
+       {product}.name, {product}.category_id, {product}.created_at, coalesce({product}.facets, '{{}}'), {product}.min_active_price,
        {product}.max_active_price
 FROM unnest(tsvector_to_array({product}.search_vector)) AS lexeme
 WHERE lexeme ~ '^[a-z0-9]+$'
@@ -60,7 +64,7 @@ INSERT INTO product_search_terms ({COLUMNS})
 SELECT terms.* FROM products, LATERAL ({TERMS_OF.format(product="products")}) AS terms
 WHERE products.status = 'active'
 """
-TERM_COLUMNS = ("status", "name", "category_id", "facets", "min_active_price",
+TERM_COLUMNS = ("status", "name", "category_id", "created_at", "facets", "min_active_price",
                 "max_active_price", "search_vector")
 
 
@@ -87,6 +91,7 @@ def upgrade():
         sa.Column("rank", sa.REAL(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("category_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("facets", postgresql.ARRAY(sa.Text()).with_variant(sa.JSON(), "sqlite"),
                   nullable=False),
         sa.Column("min_active_price", sa.Integer(), nullable=True),

@@ -28,7 +28,7 @@ from shop.catalogue.models import (
     product_concerns,
 )
 from shop.catalogue.services import (
-    PRODUCTS, ProductFilters, apply_filters, filter_params, filter_shape,
+    PRODUCTS, TERMS, ProductFilters, apply_filters, filter_params, filter_shape, is_one_word,
     is_ranked, listed_columns, sort_keys, uses_listings,
 )
 from shop.db import PLAN_WITH_VALUES
@@ -59,12 +59,16 @@ def _ordered(columns, keys: list) -> list:
 ACTIVE = literal_column("'active'")
 
 
-def _matching(session: Session, filters: ProductFilters, *columns) -> Select:
-    listed = listed_columns(session, filters)
-    if listed is not PRODUCTS:  # (the listings and search terms hold active products only)
-        return apply_filters(session, select(*columns).select_from(listed.id.table), filters,
-                             listed)
-    return apply_filters(session, select(*columns).where(Product.status == ACTIVE), filters)
+def _matching(session: Session, filters: ProductFilters, *columns, walk: bool = False) -> Select:
+    listed = listed_columns(session, filters, walk=walk)
+    if listed is PRODUCTS:
+        return apply_filters(session, select(*columns).where(Product.status == ACTIVE), filters)
+    # (the listings and search terms hold active products only)
+    stmt = select(*columns).select_from(listed.id.table)
+    if listed is TERMS and is_ranked(session, filters) and not is_one_word(filters.q):
+        # ranked by the whole search
+        stmt = stmt.join(Product, Product.id == listed.id)
+    return apply_filters(session, stmt, filters, listed)
 
 
 def _total(session: Session, filters: ProductFilters):
@@ -73,8 +77,8 @@ def _total(session: Session, filters: ProductFilters):
     return select(func.count()).select_from(counted.subquery("counted")).scalar_subquery()
 
 
-def _keys(session: Session, filters: ProductFilters) -> list:
-    return sort_keys(session, filters, listed_columns(session, filters))
+def _keys(session: Session, filters: ProductFilters, *, walk: bool = False) -> list:
+    return sort_keys(session, filters, listed_columns(session, filters, walk=walk))
 
 
 def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = False):
@@ -88,20 +92,22 @@ def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = Fal
     order, counted in the same index (migration 0013).
 
     Otherwise the first count_limit matches, in no order, are a materialised CTE that the
-    count and the page read. When that is all of them (a small catalogue, narrow filters) it
-    is the page. When more match (needs_walk), the page sorted by a column is read again by
-    walking the sort's index (walk=True, no total), stopping after the page. A search of
-    several words has no index in relevance order: its first count_limit matches are
-    ranked."""
-    keys = _keys(session, filters)
+    count and the page read (a search of plain words reads them from product_search_terms:
+    its first word's rows, in that word's relevance order, each probed for the others). When
+    that is all of them (a small catalogue, narrow filters) it is the page. When more match
+    (needs_walk), the page sorted by a column is read again by walking the sort's index of
+    products (walk=True, no total), stopping after the page. A search of several words has
+    no index in its relevance order: its first count_limit matches are ranked."""
+    keys = _keys(session, filters, walk=walk)
     key_columns = [key.label(f"key_{n}") for n, (key, _) in enumerate(keys)]
     limit = bindparam("limit", type_=Integer)
     offset = bindparam("offset", type_=Integer)
-    product_id = listed_columns(session, filters).id.label("product_id")
+    product_id = listed_columns(session, filters, walk=walk).id.label("product_id")
     listed = uses_listings(session, filters)
     if walk or listed:
         total = _total(session, filters) if listed else null()
-        return (_matching(session, filters, product_id, *key_columns, total.label("total"))
+        return (_matching(session, filters, product_id, *key_columns, total.label("total"),
+                          walk=walk)
                 .order_by(*(key.desc() if descending else key.asc() for key, descending in keys))
                 .limit(limit).offset(offset).subquery("page"))
     matched = (_matching(session, filters, product_id, *key_columns)

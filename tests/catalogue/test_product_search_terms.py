@@ -24,10 +24,11 @@ def stored(db_session, product: Product) -> set[tuple]:
     db_session.flush()
     columns = product_search_terms.c
     rows = db_session.execute(
-        select(columns.term, columns.rank, columns.name, columns.category_id, columns.facets,
-               columns.min_active_price, columns.max_active_price)
+        select(columns.term, columns.rank, columns.name, columns.category_id,
+               columns.created_at, columns.facets, columns.min_active_price,
+               columns.max_active_price)
         .where(columns.product_id == product.id)).all()
-    return {(*row[:4], tuple(row.facets), *row[5:]) for row in rows}
+    return {(*row[:5], tuple(row.facets), *row[6:]) for row in rows}
 
 
 def derived(db_session, product: Product) -> set[tuple]:
@@ -46,7 +47,8 @@ def derived(db_session, product: Product) -> set[tuple]:
                  "search_vector @@ websearch_to_tsquery('english', :word) "
                  "FROM products WHERE id = :id"), {"word": word, "id": product.id}).one()
         if found:  # (not a stop word, nor a part of '0.3%' that the parser read as a number)
-            rows.add((term, rank, product.name, product.category_id, tuple(row.facets or []),
+            rows.add((term, rank, product.name, product.category_id, product.created_at,
+                      tuple(row.facets or []),
                       row.min_active_price, row.max_active_price))
     return rows
 
@@ -80,7 +82,7 @@ def test_tag_and_price_changes_reach_its_search_terms(db_session):
     assert stored(db_session, product) == derived(db_session, product)
     product.variants[0].price_amount = 99_900
     assert stored(db_session, product) == derived(db_session, product)
-    assert {row[6] for row in stored(db_session, product)} == {99_900}
+    assert {row[7] for row in stored(db_session, product)} == {99_900}
 
 
 def test_a_deleted_product_leaves_no_terms(db_session):
@@ -107,17 +109,21 @@ def test_changes_a_search_does_not_read_leave_the_terms_alone(db_session):
     assert set(db_session.scalars(versions, {"p": product.id})) == before
 
 
-@pytest.mark.parametrize("q, one_word", [
-    ("hyaluronic", True), (" Serum ", True), ("spf50", True), ("2024", True), ("the", True),
-    ("vitamin c", False), ("green-tea", False), ('"clay mask"', False), ("-mask", False),
-    ("crème", False), ("", False),
+@pytest.mark.parametrize("q, words", [
+    ("hyaluronic", 1), (" Serum ", 1), ("spf50", 1), ("2024", 1), ("the", 1),
+    ("vitamin c", 2), ("hyaluronic acid serum", 3), ("serum or mask", 0), ("green-tea", 0),
+    ('"clay mask"', 0), ("-mask", 0), ("crème", 0), ("", 0),
 ])
-def test_only_an_ascii_word_reads_the_search_terms(db_session, q, one_word):
-    assert services.is_one_word(q) is one_word
+def test_only_plain_ascii_words_read_the_search_terms(db_session, q, words):
+    assert len(services.plain_words(q)) == words
     ranked = services.listed_columns(db_session, ProductFilters(q=q or None))
-    assert (ranked is TERMS) is one_word
-    by_name = services.listed_columns(db_session, ProductFilters(q=q or None, sort="name"))
-    assert by_name is (PRODUCTS if q else services.LISTINGS)
+    assert (ranked is TERMS) is bool(words)
+    assert services.uses_listings(db_session, ProductFilters(q=q or None)) is (words == 1 or not q)
+    by_name = ProductFilters(q=q or None, sort="name")
+    assert services.listed_columns(db_session, by_name) is (
+        TERMS if words else PRODUCTS if q else services.LISTINGS)
+    assert services.listed_columns(db_session, by_name, walk=True) is (
+        PRODUCTS if q else services.LISTINGS)  # a sorted search walks products' index
 
 
 WORDS = ["hyaluronic", "serum", "skin", "acid", "pores", "the", "zzzq", "HYDRA"]
@@ -127,11 +133,16 @@ FILTER_SETS = [{}, {"skin_type": "oily"}, {"concern": "enlarged-pores"},
                {"category": "serums"}, {"in_stock": True}, {"in_stock": False}]
 
 
-def test_a_one_word_search_finds_ranks_and_counts_as_products_do(db_session):
-    """Every word against every filter: the same products, in the same relevance order."""
+SORTS = [None, "name", "price", "-price", "newest"]
+
+
+def same_pages(db_session, queries) -> int:
+    """Each search against every filter set and sort: the same products, in the same order
+    (relevance or the sort's) and count, as a plain reading of products gives. How many
+    found something."""
     found = 0
-    for word, other in itertools.product(WORDS, FILTER_SETS):
-        filters = ProductFilters(q=word, per_page=100, **other)
+    for word, other, sort in itertools.product(queries, FILTER_SETS, SORTS):
+        filters = ProductFilters(q=word, per_page=100, sort=sort, **other)
         assert services.listed_columns(db_session, filters) is TERMS
         products, total = orm_page(db_session, filters)
         for page in (listing.product_page(session=db_session, filters=filters),
@@ -140,7 +151,19 @@ def test_a_one_word_search_finds_ranks_and_counts_as_products_do(db_session):
                 filters
             assert (page["total"], page["total_exact"]) == (total, True)
         found += bool(products)
-    assert found > 20
+    return found
+
+
+def test_a_one_word_search_finds_ranks_and_counts_as_products_do(db_session):
+    assert same_pages(db_session, WORDS) > 100
+
+
+def test_a_search_of_plain_words_finds_ranks_and_counts_as_products_do(db_session):
+    """Every word must be in the product (each of the first word's rows is probed for the
+    others); the rank is the whole search's."""
+    queries = ["hyaluronic acid", "Salicylic ACID gel", "vitamin c", "serum serum", "the serum",
+               "the and", "serum zzzq", "skin pores clay"]
+    assert same_pages(db_session, queries) > 75
 
 
 def test_the_most_relevant_of_all_matches_come_first_and_the_count_stops(db_session):
@@ -165,3 +188,31 @@ def test_the_api_ranks_a_one_word_search_from_the_terms(client, db_session):
                                                           per_page=5))
     assert [item["slug"] for item in body["items"]] == [p.slug for p in products]
     assert body["total"] == total > 0
+
+
+def test_past_the_count_limit_a_search_of_words_ranks_the_first_matches(db_session):
+    everything, total = orm_page(db_session, ProductFilters(q="skin serum", per_page=100))
+    assert total > 3
+    capped = ProductFilters(q="skin serum", per_page=2, total_limit=2)
+    for page in (listing.product_page(session=db_session, filters=capped),
+                 json.loads(cards.product_page_json(session=db_session, filters=capped))):
+        assert (page["total"], page["total_exact"]) == (2, False)
+        assert len(page["items"]) == 2
+        assert {item["slug"] for item in page["items"]} <= {p.slug for p in everything}
+
+
+@pytest.mark.parametrize("q", ["skin", "skin serum"])
+@pytest.mark.parametrize("sort", ["name", "price", "-price", "newest"])
+def test_a_sorted_search_past_the_count_limit_walks_products(db_session, q, sort):
+    """The first matches are counted from the terms; past the limit the page sorted by a
+    column is read from that column's index of products, and is exact."""
+    everything, total = orm_page(db_session, ProductFilters(q=q, sort=sort, per_page=100))
+    assert total > 4
+    for page_number in (1, 2):
+        filters = ProductFilters(q=q, sort=sort, per_page=2, page=page_number, total_limit=1)
+        start = (page_number - 1) * 2
+        for page in (listing.product_page(session=db_session, filters=filters),
+                     json.loads(cards.product_page_json(session=db_session, filters=filters))):
+            assert [item["slug"] for item in page["items"]] == [
+                p.slug for p in everything[start:start + 2]]
+            assert (page["total"], page["total_exact"]) == (start + 1, False)
