@@ -11,11 +11,11 @@ product_search_terms holds one row per active product and per word of its search
 the list filters read, products.facets among them. A one-word search walks the word's rows
 in relevance order and stops after the page, and counts up to 1,001 matches in the same
 index: the most relevant products of the whole catalogue, in a time that does not grow
-with it. A search of several plain words reads the rows of its first word (alphabetically)
-in that word's relevance order, probes each product's rows for the other words by primary
-key, and ranks the first 1,001 matches by the whole search. A search sorted by a column
-counts its first 1,001 matches here too, and walks the sort's index of products only when
-more match. A search in websearch syntax (quotes, `-`, `or`) still reads products.
+with it. A one-word search sorted by a column counts its first 1,001 matches here too, and
+walks the sort's index of products only when more match. A search of several words still
+reads products: probing each of its first word's rows for the others, and reading 1,001
+products out of order to rank them, cost more than the GIN bitmap up to 100,000 products
+(14 against 9 ms).
 
 Kept by a trigger on products, as product_listings (0012); PostgreSQL only: on SQLite the
 table stays empty and searches read products.

@@ -28,8 +28,8 @@ from shop.catalogue.models import (
     product_concerns,
 )
 from shop.catalogue.services import (
-    PRODUCTS, TERMS, ProductFilters, apply_filters, filter_params, filter_shape, is_one_word,
-    is_ranked, listed_columns, sort_keys, uses_listings,
+    PRODUCTS, ProductFilters, apply_filters, filter_params, filter_shape, is_ranked,
+    listed_columns, sort_keys, uses_listings,
 )
 from shop.db import PLAN_WITH_VALUES
 from shop.errors import NotFound
@@ -64,11 +64,8 @@ def _matching(session: Session, filters: ProductFilters, *columns, walk: bool = 
     if listed is PRODUCTS:
         return apply_filters(session, select(*columns).where(Product.status == ACTIVE), filters)
     # (the listings and search terms hold active products only)
-    stmt = select(*columns).select_from(listed.id.table)
-    if listed is TERMS and is_ranked(session, filters) and not is_one_word(filters.q):
-        # ranked by the whole search
-        stmt = stmt.join(Product, Product.id == listed.id)
-    return apply_filters(session, stmt, filters, listed)
+    return apply_filters(session, select(*columns).select_from(listed.id.table), filters,
+                         listed)
 
 
 def _total(session: Session, filters: ProductFilters):
@@ -92,12 +89,12 @@ def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = Fal
     order, counted in the same index (migration 0013).
 
     Otherwise the first count_limit matches, in no order, are a materialised CTE that the
-    count and the page read (a search of plain words reads them from product_search_terms:
-    its first word's rows, in that word's relevance order, each probed for the others). When
-    that is all of them (a small catalogue, narrow filters) it is the page. When more match
-    (needs_walk), the page sorted by a column is read again by walking the sort's index of
-    products (walk=True, no total), stopping after the page. A search of several words has
-    no index in its relevance order: its first count_limit matches are ranked."""
+    count and the page read (for a one-word search sorted by a column, from the word's rows
+    of product_search_terms). When that is all of them (a small catalogue, narrow filters) it
+    is the page. When more match (needs_walk), the page sorted by a column is read again by
+    walking the sort's index of products (walk=True, no total), stopping after the page. A
+    search of several words has no index in its relevance order: its first count_limit
+    matches are ranked."""
     keys = _keys(session, filters, walk=walk)
     key_columns = [key.label(f"key_{n}") for n, (key, _) in enumerate(keys)]
     limit = bindparam("limit", type_=Integer)

@@ -59,13 +59,12 @@ product_listings = Table(
           postgresql_include=["min_active_price", "category_id"]),
 )
 
-# Where a search of plain words ranked by relevance is read on PostgreSQL (migration 0013):
-# one row per active product and per ASCII word of its search vector, with the word's rank in
-# the product (ts_rank against the word alone: a one-word search's relevance) and the columns
-# the list filters read. A search walks its first word's rows in relevance order (probing
-# each product for its other words) and counts its matches in the same index, so its cost
-# does not grow with the catalogue. Written by a trigger on products; empty on SQLite, whose
-# searches read products.
+# Where a one-word search is read on PostgreSQL (migration 0013): one row per active product
+# and per ASCII word of its search vector, with the word's rank in the product (ts_rank
+# against the word alone: a one-word search's relevance) and the columns the list filters
+# and sorts read. A search ranked by relevance walks its word's rows in that order and counts
+# its matches in the same index, so its cost does not grow with the catalogue. Written by a
+# trigger on products; empty on SQLite, whose searches read products.
 product_search_terms = Table(
     "product_search_terms",
     Base.metadata,

@@ -51,7 +51,7 @@ class ListedColumns:
     """The columns the list filters and sorts read: the products' own, those of
     product_listings (one facet's rows: `facet` says which), where pages without a search
     are read on PostgreSQL, or those of product_search_terms (one word's rows: `term`),
-    where one-word searches ranked by relevance are (listed_columns)."""
+    where one-word searches are (listed_columns)."""
 
     id: ColumnElement
     name: ColumnElement
@@ -82,14 +82,13 @@ TERMS = ListedColumns(
 def listed_columns(session: Session, filters: ProductFilters, *,
                    walk: bool = False) -> ListedColumns:
     """Where the page is read from: on PostgreSQL, product_listings without a search and
-    product_search_terms for a search of plain words, except when a search sorted by a
-    column walks that column's index of products (listing.page_subquery); products
-    otherwise."""
+    product_search_terms for a one-word search, except when a search sorted by a column
+    walks that column's index of products (listing.page_subquery); products otherwise."""
     if not is_postgresql(session):
         return PRODUCTS
     if not filters.q:
         return LISTINGS
-    if not plain_words(filters.q) or (walk and not is_ranked(session, filters)):
+    if not is_one_word(filters.q) or (walk and not is_ranked(session, filters)):
         return PRODUCTS
     return TERMS
 
@@ -99,23 +98,14 @@ def uses_listings(session: Session, filters: ProductFilters) -> bool:
     keep (product_listings, or product_search_terms for one word by relevance), so that it is
     cut in one statement with its count."""
     listed = listed_columns(session, filters)
-    return listed is LISTINGS or (
-        listed is TERMS and is_one_word(filters.q) and is_ranked(session, filters))
-
-
-def plain_words(q: str) -> list[str]:
-    """The words of a search without websearch syntax (quotes, `-`, `or`): ASCII words and
-    numbers, to PostgreSQL's english configuration one lexeme each or none (a stop word),
-    which the query ANDs, as product_search_terms can answer (migration 0013). Empty when
-    the search is anything else."""
-    words = q.split()
-    if all(word.isascii() and word.isalnum() and word.lower() != "or" for word in words):
-        return words
-    return []
+    return listed is LISTINGS or (listed is TERMS and is_ranked(session, filters))
 
 
 def is_one_word(q: str) -> bool:
-    return len(plain_words(q)) == 1
+    """An ASCII word or number: to PostgreSQL's english configuration one lexeme or none (a
+    stop word), as product_search_terms holds them (migration 0013)."""
+    word = q.strip()
+    return word.isascii() and word.isalnum()
 
 
 def facet_key(filters: ProductFilters) -> str:
@@ -156,28 +146,17 @@ def _tsquery(q: str):
                                      bindparam("q", q, type_=String))
 
 
-def _search_lexemes(q: str):
-    """The distinct lexemes of a search of plain words, in alphabetical order."""
+def _search_term(q: str):
+    """The lexeme of a one-word search (NULL for a stop word: it matches nothing, as its
+    tsquery does)."""
     vector = func.to_tsvector(literal_column("'english'::regconfig"),
                               bindparam("q", q, type_=String))
-    return func.tsvector_to_array(vector, type_=postgresql.ARRAY(Text()))
-
-
-def _has_every_word(q: str, columns: ListedColumns) -> ColumnElement:
-    """The product has a term row for each lexeme of the search (primary key probes)."""
-    other = product_search_terms.alias("other_term")
-    lexemes = _search_lexemes(q)
-    found = (select(func.count()).select_from(other)
-             .where(other.c.product_id == columns.id, other.c.term == func.any(lexemes))
-             .scalar_subquery())
-    return found == func.cardinality(lexemes)
+    return func.tsvector_to_array(vector, type_=postgresql.ARRAY(Text()))[1]
 
 
 def _search_condition(session: Session, q: str, columns: ListedColumns):
     if columns.term is not None:
-        # a stop word has no lexeme: NULL, which matches nothing (as its tsquery)
-        first = columns.term == _search_lexemes(q)[1]
-        return first if is_one_word(q) else and_(first, _has_every_word(q, columns))
+        return columns.term == _search_term(q)
     if is_postgresql(session):
         return Product.search_vector.op("@@")(_tsquery(q))
     return and_(*(Product.search_text.like(bindparam(f"q_{n}", _like_pattern(term)), escape="/")
@@ -288,7 +267,7 @@ def filter_shape(session: Session, filters: ProductFilters) -> tuple:
     """What decides the SQL of apply_filters() and apply_sort(), values aside."""
     terms = None
     if filters.q and is_postgresql(session):
-        terms = min(len(plain_words(filters.q)), 2) or -1
+        terms = 1 if is_one_word(filters.q) else -1
     elif filters.q:
         terms = len(_search_terms(filters.q))
     return (session.get_bind().dialect.name, bool(filters.category), bool(filters.skin_type),
@@ -335,7 +314,7 @@ def sort_keys(session: Session, filters: ProductFilters,
     sort = filters.sort or "name"
     if is_ranked(session, filters):
         rank = columns.rank  # a word's rank: the relevance of a search for that word alone
-        if rank is None or not is_one_word(filters.q):
+        if rank is None:
             rank = func.ts_rank(Product.search_vector, _tsquery(filters.q))
         return [(rank, True), (columns.name, False), (columns.id, False)]
     # the lowest active price: on PostgreSQL kept on products by triggers (migration 0010)
