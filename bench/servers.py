@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -152,21 +153,35 @@ def wait_until_booted(served: Served, workers: int, timeout: float = 60) -> None
 
 @contextmanager
 def profiled(served: Served, directory: Path | None, name: str, seconds: int):
-    """py-spy samples (only while holding the GIL: CPU) the first worker of `served` into
-    `directory`/`name`.txt as collapsed stacks, for about `seconds`."""
+    """py-spy samples (only while holding the GIL: CPU) the busiest worker of `served` into
+    `directory`/`name`.txt as collapsed stacks, for about `seconds` less two. The worker is
+    picked one second into the load: keep-alive connections stay with the worker that
+    accepted them, and the first worker may have none (a profile of 19 samples, seventh
+    session)."""
     if directory is None or not name:
         yield
         return
     directory.mkdir(parents=True, exist_ok=True)
-    worker = served.worker_pids()[0]
-    command = [str(BIN / "py-spy"), "record", "--gil", "--rate", "500", "--format", "raw",
-               "--duration", str(max(seconds - 1, 1)), "--output",
-               str(directory / f"{name}.txt"), "--pid", str(worker)]
-    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spies: list[subprocess.Popen] = []
+
+    def record() -> None:
+        before = {pid: cpu_seconds(pid) for pid in served.worker_pids()}
+        time.sleep(1)
+        busiest = max(before, key=lambda pid: cpu_seconds(pid) - before[pid])
+        command = [str(BIN / "py-spy"), "record", "--gil", "--rate", "500", "--format", "raw",
+                   "--duration", str(max(seconds - 2, 1)), "--output",
+                   str(directory / f"{name}.txt"), "--pid", str(busiest)]
+        spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+
+    starter = threading.Thread(target=record, daemon=True)
+    starter.start()
     try:
         yield
     finally:
-        spy.wait(timeout=seconds + 30)
+        starter.join()
+        for spy in spies:
+            spy.wait(timeout=seconds + 30)
 
 
 def cpu_seconds(pid: int) -> float:
