@@ -146,13 +146,19 @@ def unexpected_error_to_problem(error: Exception) -> Response:
     return problem(500, "internal_error", "Something went wrong on our side.")
 
 
+# What SQLAlchemy's pool raises when every connection it tried at checkout was found closed
+# (each new one killed too before use: seen with connections terminated every 50 ms). The
+# class is the generic InvalidRequestError, so only this message counts as an outage.
+RECONNECTS_EXHAUSTED = "This connection is closed"
+
+
 def database_error_to_problem(error: Exception) -> Response:
     """A lost or refused database connection (dropped, restarted, pool exhausted, statement
     cancelled) is the server's transient trouble: 503 so clients retry, not a 500. Other
     driver errors (constraint violations the code did not expect) stay 500s."""
     unavailable = isinstance(error, (sa_exc.OperationalError, sa_exc.TimeoutError)) or (
         isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
-    )
+    ) or (type(error) is sa_exc.InvalidRequestError and str(error) == RECONNECTS_EXHAUSTED)
     if not unavailable:
         return unexpected_error_to_problem(error)
     from shop.extensions import db  # errors.py is imported by the extensions' modules
@@ -174,5 +180,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ShopError, shop_error_to_problem)
     app.register_error_handler(sa_exc.DBAPIError, database_error_to_problem)
     app.register_error_handler(sa_exc.TimeoutError, database_error_to_problem)
+    app.register_error_handler(sa_exc.InvalidRequestError, database_error_to_problem)
     app.register_error_handler(HTTPException, http_exception_to_problem)
     app.register_error_handler(Exception, unexpected_error_to_problem)

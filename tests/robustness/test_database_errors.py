@@ -12,7 +12,7 @@ import secrets
 import pytest
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from shop import create_app
 from shop.accounts.models import User
@@ -36,6 +36,7 @@ def probe(app, app_config):
             "SELECT :secret", {"secret": SECRET_PARAMETER}, Driver("connection already closed"),
             connection_invalidated=True),
         "pool": lambda: sa_exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached"),
+        "misused": lambda: sa_exc.InvalidRequestError("Object is already attached to session 2"),
     }
 
     @probe.get("/_test/fail/<kind>")
@@ -77,6 +78,33 @@ def test_a_lost_database_is_a_503_problem_that_says_retry(probe, shop_logs, kind
     assert int(response.headers["Retry-After"]) > 0
     assert "database unavailable" in shop_logs.text
     assert SECRET_PARAMETER not in shop_logs.text
+
+
+def test_a_pool_that_finds_every_connection_closed_is_a_503(probe, shop_logs):
+    """Connections killed faster than the pool can replace them: each one it checks out is
+    found closed (shop.db.discard_closed_connections raises DisconnectionError), and after
+    its retries SQLAlchemy's pool gives up with a plain InvalidRequestError."""
+    with probe.app_context():
+        engine = db.engine
+
+    def always_closed(dbapi_connection, record, proxy):
+        raise sa_exc.DisconnectionError("the server closed this pooled connection")
+
+    event.listen(engine, "checkout", always_closed)
+    try:
+        response = probe.test_client().get("/_test/read")
+    finally:
+        event.remove(engine, "checkout", always_closed)
+    assert response.status_code == 503
+    assert response.json["code"] == "database_unavailable"
+    assert "database unavailable: InvalidRequestError" in shop_logs.text
+    assert probe.test_client().get("/_test/read").json == {"one": 1}  # and it recovers
+
+
+def test_a_misused_session_is_still_a_500(probe, shop_logs):
+    """Only the pool's own give-up counts as an outage: other InvalidRequestErrors are bugs."""
+    response = probe.test_client().get("/_test/fail/misused")
+    assert response.status_code == 500 and response.json["code"] == "internal_error"
 
 
 def test_other_database_errors_stay_500s_and_hide_their_parameters(probe, shop_logs):
