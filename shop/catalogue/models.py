@@ -33,8 +33,8 @@ product_concerns = Table(
 )
 
 # Where list pages are read on PostgreSQL (migration 0012): one row per active product and
-# per facet it can be listed under ('all', each 'skin:...' and 'concern:...' tag of
-# products.facets, each 'skin:...&concern:...' pair), with the columns the list filters and
+# per facet it can be listed under ('all', 'category:<id>' (0014), each 'skin:...' and
+# 'concern:...' tag of products.facets, each 'skin:...&concern:...' pair), with the columns the list filters and
 # sorts read. A page without a search walks one index of one facet in its sort's order and
 # counts its matches in another, so its cost does not grow with the catalogue. Written by
 # a trigger on products; empty on SQLite, whose pages read products.

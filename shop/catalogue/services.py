@@ -114,6 +114,12 @@ def facet_key(filters: ProductFilters) -> str:
     return "&".join(facet_tags(filters)) or "all"
 
 
+def is_category_facet(filters: ProductFilters) -> bool:
+    """A category alone (no skin type or concern) has its own facet in product_listings,
+    'category:<id>' (migration 0014)."""
+    return bool(filters.category) and not (filters.skin_type or filters.concern)
+
+
 def product_loader_options() -> list:
     """The eager loads a product needs to be dumped with ProductSummarySchema."""
     return [
@@ -172,14 +178,18 @@ def apply_filters(session: Session, stmt: Select, filters: ProductFilters,
     any other set of the same shape with filter_params() (see listing.py). On PostgreSQL the
     skin type, concern and single price bounds read the columns triggers keep on products
     (migration 0010) instead of joining skin types, concerns and variants; the listings
-    hold one facet per skin type and concern pair, which one equality picks."""
+    hold one facet per skin type and concern pair, and one per category, which one
+    equality picks."""
     postgres = is_postgresql(session)
     if filters.category:
         category_id = (select(Category.id).where(Category.slug == bindparam("category",
                                                                            filters.category))
                        .correlate(None).scalar_subquery())
-        stmt = stmt.where(columns.category_id == category_id)
-    if columns.facet is not None:
+        if columns.facet is not None and is_category_facet(filters):
+            stmt = stmt.where(columns.facet == func.concat("category:", category_id))
+        else:
+            stmt = stmt.where(columns.category_id == category_id)
+    if columns.facet is not None and not is_category_facet(filters):
         stmt = stmt.where(columns.facet == bindparam("facet", facet_key(filters)))
     elif postgres and (filters.skin_type or filters.concern):
         stmt = stmt.where(_has_facets(filters, columns))
@@ -281,7 +291,7 @@ def filter_params(session: Session, filters: ProductFilters) -> dict:
               "concern": filters.concern, "min_price": filters.min_price,
               "max_price": filters.max_price}
     postgres = is_postgresql(session)
-    if listed_columns(session, filters) is LISTINGS:
+    if listed_columns(session, filters) is LISTINGS and not is_category_facet(filters):
         params["facet"] = facet_key(filters)
     elif postgres and (filters.skin_type or filters.concern):
         params["facets"] = facet_tags(filters)

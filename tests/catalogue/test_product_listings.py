@@ -33,7 +33,8 @@ def derived(product: Product) -> set[tuple]:
     prices = [v.price_amount for v in product.variants if v.is_active]
     skins = [f"skin:{skin}" for skin in product.skin_types]
     concerns = [f"concern:{concern.slug}" for concern in product.concerns]
-    facets = ["all", *skins, *concerns, *(f"{s}&{c}" for s in skins for c in concerns)]
+    facets = ["all", f"category:{product.category_id}", *skins, *concerns,
+              *(f"{s}&{c}" for s in skins for c in concerns)]
     return {(facet, product.name, product.category_id, product.created_at,
              min(prices, default=None), max(prices, default=None)) for facet in facets}
 
@@ -76,7 +77,8 @@ def test_tag_and_variant_changes_reach_its_listings(db_session):
     assert ("concern:renamed-concern",) in {row[:1] for row in listed(db_session, product)}
     assert listed(db_session, product) == derived(product)
     product.skin_types, product.concerns = [], []
-    assert {row[0] for row in listed(db_session, product)} == {"all"}
+    assert {row[0] for row in listed(db_session, product)} == {
+        "all", f"category:{product.category_id}"}
 
 
 def test_a_new_product_is_listed_and_a_deleted_one_is_not(db_session):
@@ -85,7 +87,8 @@ def test_a_new_product_is_listed_and_a_deleted_one_is_not(db_session):
                       skin_types=["oily"])
     db_session.add(product)
     assert listed(db_session, product) == derived(product)
-    assert {row[0] for row in listed(db_session, product)} == {"all", "skin:oily"}
+    assert {row[0] for row in listed(db_session, product)} == {
+        "all", f"category:{category.id}", "skin:oily"}
     db_session.delete(product)
     db_session.flush()
     assert db_session.scalar(select(product_listings.c.facet)
