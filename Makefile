@@ -1,6 +1,6 @@
 # make run: install, migrate, seed, serve on http://127.0.0.1:8000 (SQLite in instance/);
 #   without STRIPE_SECRET_KEY, payments go to a fake Stripe (localstripe) on loopback.
-# make test: install dev requirements, run the suite on SQLite, then on PostgreSQL.
+# make test: install dev requirements, lint (ruff), run the suite on SQLite, then on PostgreSQL.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 export FLASK_APP := wsgi:app
 
-.PHONY: install install-dev migrate seed run test test-sqlite test-postgresql bench clean
+.PHONY: install install-dev migrate seed run lint test test-sqlite test-postgresql bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ run: seed
 	@if [ -z "$$STRIPE_SECRET_KEY" ]; then $(MAKE) --no-print-directory install-dev; fi
 	$(BIN)/python -m shop.payments.devstripe run -- $(BIN)/flask run --host 127.0.0.1 --port 8000
 
+lint: install-dev
+	$(BIN)/ruff check .
+
 test: install-dev
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
 

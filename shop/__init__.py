@@ -9,7 +9,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
 from shop.db import (
-    discard_closed_connections, install_sqlite_behaviour, plan_with_values, track_writes,
+    discard_closed_connections,
+    install_sqlite_behaviour,
+    plan_with_values,
+    track_writes,
 )
 from shop.errors import register_error_handlers
 from shop.extensions import api, cors, db, limiter, migrate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -163,10 +164,9 @@ def database_error_to_problem(error: Exception) -> Response:
         return unexpected_error_to_problem(error)
     from shop.extensions import db  # errors.py is imported by the extensions' modules
 
-    try:
+    # (the connection may be gone: the session is discarded at teardown anyway)
+    with contextlib.suppress(Exception):
         db.session.rollback()  # after_request hooks may still use the session
-    except Exception:  # the connection is gone: the session is discarded at teardown anyway
-        pass
     cause = getattr(error, "orig", None) or error
     # The driver's message only: SQLAlchemy's own text carries the statement's parameters.
     first_line = (str(cause).splitlines() or [""])[0][:200]

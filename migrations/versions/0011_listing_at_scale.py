@@ -20,7 +20,6 @@ Revises: 0010
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0011'
 down_revision = '0010'

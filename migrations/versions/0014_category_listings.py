@@ -12,7 +12,6 @@ Revises: 0013
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0014'
 down_revision = '0013'

@@ -17,19 +17,40 @@ from collections.abc import Callable, Sequence
 
 from flask import g
 from sqlalchemy import (
-    Integer, Row, Select, bindparam, func, literal, literal_column, null, select, union_all,
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
 from shop.catalogue.models import (
-    AVAILABLE_DISPLAY_CAP, Category, Concern, Product, ProductSkinType, Variant,
+    AVAILABLE_DISPLAY_CAP,
+    Category,
+    Concern,
+    Product,
+    ProductSkinType,
+    Variant,
     product_concerns,
 )
 from shop.catalogue.services import (
-    PRODUCTS, ProductFilters, apply_filters, filter_params, filter_shape, is_ranked,
-    listed_columns, sort_keys, uses_listings,
+    PRODUCTS,
+    ProductFilters,
+    apply_filters,
+    filter_params,
+    filter_shape,
+    is_ranked,
+    listed_columns,
+    sort_keys,
+    uses_listings,
 )
 from shop.db import PLAN_WITH_VALUES
 from shop.errors import NotFound

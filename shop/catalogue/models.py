@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
-    JSON, REAL, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, false,
+    JSON,
+    REAL,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from typing import TYPE_CHECKING
 
 from shop.db import Base, UtcDateTime, utcnow
 from shop.money import Money
@@ -34,10 +43,10 @@ product_concerns = Table(
 
 # Where list pages are read on PostgreSQL (migration 0012): one row per active product and
 # per facet it can be listed under ('all', 'category:<id>' (0014), each 'skin:...' and
-# 'concern:...' tag of products.facets, each 'skin:...&concern:...' pair), with the columns the list filters and
-# sorts read. A page without a search walks one index of one facet in its sort's order and
-# counts its matches in another, so its cost does not grow with the catalogue. Written by
-# a trigger on products; empty on SQLite, whose pages read products.
+# 'concern:...' tag of products.facets, each 'skin:...&concern:...' pair), with the columns
+# the list filters and sorts read. A page without a search walks one index of one facet in
+# its sort's order and counts its matches in another, so its cost does not grow with the
+# catalogue. Written by a trigger on products; empty on SQLite, whose pages read products.
 product_listings = Table(
     "product_listings",
     Base.metadata,
@@ -217,7 +226,8 @@ class Variant(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            index=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     price_amount: Mapped[int] = mapped_column(Integer)

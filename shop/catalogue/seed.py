@@ -147,7 +147,8 @@ def _synthetic_product(index: int, rng: random.Random, categories, concerns, cur
         description=f"{name}: a synthetic product generated for load tests.",
         key_ingredients=rng.sample(["Niacinamide", "Hyaluronic Acid", "Squalane", "Zinc PCA",
                                     "Salicylic Acid", "Vitamin C", "Retinal"], 2),
-        routine_step=step, time_of_use="weekly" if step == "mask" else rng.choice(["am", "pm", "both"]),
+        routine_step=step,
+        time_of_use="weekly" if step == "mask" else rng.choice(["am", "pm", "both"]),
         status="draft", concerns=rng.sample(concerns, min(2, len(concerns))),
     )
     product.skin_types = rng.sample(SKIN_TYPES, 2)
@@ -181,7 +182,8 @@ def generate_synthetic(*, session: Session, count: int, batch: int = 500) -> int
                 continue
             variants = [{"sku": f"SYN-{index}-{n}", "name": f"{30 * (n + 1)} ml",
                          "price": rng.randrange(800, 12000, 50)} for n in range(rng.randint(1, 3))]
-            product.variants = [_new_variant(session, v, n, currency) for n, v in enumerate(variants)]
+            product.variants = [_new_variant(session, v, n, currency)
+                                for n, v in enumerate(variants)]
             stock.update({v["sku"]: rng.choice([0, 5, 20, 100]) for v in variants})
             session.add(product)
             batch_products.append(product)

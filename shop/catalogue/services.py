@@ -5,15 +5,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    ColumnElement, Exists, Select, String, Text, and_, bindparam, case, exists, false, func,
-    literal_column, or_, select,
+    ColumnElement,
+    Exists,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, selectinload
 
 from shop.catalogue.models import (
-    Category, Concern, Product, ProductSkinType, Treatment, Variant, product_concerns,
-    product_listings, product_search_terms, treatment_concerns,
+    Category,
+    Concern,
+    Product,
+    ProductSkinType,
+    Treatment,
+    Variant,
+    product_concerns,
+    product_listings,
+    product_search_terms,
+    treatment_concerns,
 )
 from shop.db import is_postgresql
 from shop.errors import NotFound, ValidationFailed

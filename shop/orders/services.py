@@ -26,7 +26,11 @@ from shop.inventory import services as inventory
 from shop.notifications import services as notifications
 from shop.orders import emails
 from shop.orders.models import (
-    ORDER_NUMBER_OFFSET, ORDER_NUMBER_PREFIX, Order, OrderEvent, StockReservation,
+    ORDER_NUMBER_OFFSET,
+    ORDER_NUMBER_PREFIX,
+    Order,
+    OrderEvent,
+    StockReservation,
 )
 from shop.orders.schemas import OrderSchema
 

@@ -7,7 +7,6 @@ the Stripe call on purpose: refunds are rare and being exact matters more than s
 
 from __future__ import annotations
 
-
 import stripe
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

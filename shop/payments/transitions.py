@@ -20,7 +20,6 @@ from shop.payments import refunds
 from shop.payments.client import id_of
 from shop.payments.models import Payment
 
-
 # fn(*, session, order) -> None, run in the webhook's transaction when a card payment is
 # disputed (vouchers freezes the vouchers the order issued).
 on_dispute: list[Callable[..., None]] = []

@@ -22,7 +22,11 @@ from shop.errors import Conflict, ValidationFailed
 from shop.vouchers import codes as voucher_codes
 from shop.vouchers.models import Voucher, VoucherTransaction
 from shop.vouchers.services import (
-    change, effective_status, redeemed_when_empty, secret, spendable,
+    change,
+    effective_status,
+    redeemed_when_empty,
+    secret,
+    spendable,
 )
 
 NOT_USABLE = "This voucher code cannot be used."

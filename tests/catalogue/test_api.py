@@ -140,7 +140,8 @@ def test_pages_cover_every_product_once(client):
     total = client.get("/api/v1/products?per_page=1").json["total"]
     seen = []
     for page in range(1, total // 7 + 2):
-        seen += [i["slug"] for i in client.get(f"/api/v1/products?per_page=7&page={page}").json["items"]]
+        page_body = client.get(f"/api/v1/products?per_page=7&page={page}").json
+        seen += [item["slug"] for item in page_body["items"]]
     assert len(seen) == len(set(seen)) == total
 
 

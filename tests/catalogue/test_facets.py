@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from shop.catalogue import services
-from shop.catalogue.models import Concern, Product, Variant
+from shop.catalogue.models import Concern, Product
 from shop.catalogue.services import ProductFilters
 
 pytestmark = pytest.mark.postgresql_only(reason="the facet columns are PostgreSQL's")

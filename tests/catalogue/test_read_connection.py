@@ -63,7 +63,8 @@ def test_prepared_statements_outlive_catalogue_reads(app, committed):
         assert client.get(PAGE.format(100 + price)).status_code == 200
     with app.app_context(), db.engine.connect() as connection:
         prepared = connection.exec_driver_sql(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%product_listings%%'")
+            "SELECT count(*) FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%product_listings%%'")
         assert prepared.scalar_one() > 0
 
 

@@ -146,10 +146,9 @@ def test_hosted_flow_makes_a_checkout_session_that_lives_as_long_as_the_reservat
 @pytest.mark.parametrize("url", ["https://evil.example/paid", "javascript:alert(1)",
                                  "ftp://localhost/x"])
 def test_hosted_return_urls_must_be_storefront_origins(app, db_session, url):
-    with app.test_request_context():
-        with pytest.raises(ValidationFailed) as refused:
-            payments.check_return_urls(flow="hosted", success_url=url,
-                                       cancel_url="http://localhost:8080/cart")
+    with app.test_request_context(), pytest.raises(ValidationFailed) as refused:
+        payments.check_return_urls(flow="hosted", success_url=url,
+                                   cancel_url="http://localhost:8080/cart")
     assert refused.value.code == "return_url_not_allowed"
     assert list(refused.value.errors) == ["success_url"]
 

@@ -33,9 +33,8 @@ def endings(app):
 
 @pytest.fixture
 def session(app, committed):
-    with app.app_context():
-        with Session(db.engine) as session:
-            yield session
+    with app.app_context(), Session(db.engine) as session:
+        yield session
 
 
 def test_only_reads_is_told_apart_from_writes_and_pending_changes(session):

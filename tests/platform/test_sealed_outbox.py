@@ -13,7 +13,11 @@ from shop.notifications import sealing
 from shop.notifications import services as notifications
 from shop.notifications.models import OutboxEmail
 from tests.platform.test_outbox import (  # noqa: F401  (the `outbox` fixture)
-    load, outbox, queue, queue_committed, send_outbox,
+    load,
+    outbox,
+    queue,
+    queue_committed,
+    send_outbox,
 )
 
 SECRET_TEXT = "Your code: ABCD-2345-EFGH-6789"

@@ -11,8 +11,8 @@ import secrets
 
 import pytest
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 
 from shop import create_app
 from shop.accounts.models import User

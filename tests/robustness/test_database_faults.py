@@ -40,13 +40,12 @@ def shop_process(app, database_url, localstripe, tmp_path_factory):
 def kill_connections(app, application_name: str, *, waiting_for_a_lock: bool = False) -> int:
     """Terminate the app's backends (only those blocked on a lock, if asked); how many."""
     condition = " AND wait_event_type = 'Lock'" if waiting_for_a_lock else ""
-    with app.app_context():
-        with db.engine.connect() as connection:
-            killed = connection.execute(text(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                f"WHERE application_name = :name AND pid <> pg_backend_pid(){condition}"
-            ), {"name": application_name}).scalar_one()
-            connection.commit()
+    with app.app_context(), db.engine.connect() as connection:
+        killed = connection.execute(text(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE application_name = :name AND pid <> pg_backend_pid(){condition}"
+        ), {"name": application_name}).scalar_one()
+        connection.commit()
     return killed
 
 

@@ -13,7 +13,11 @@ from shop.notifications import sealing
 from shop.vouchers import codes, holds
 from shop.vouchers.models import Voucher
 from tests.vouchers.conftest import (
-    FakeOrder, assert_ledger_matches, issue_money, issue_treatment, make_order,
+    FakeOrder,
+    assert_ledger_matches,
+    issue_money,
+    issue_treatment,
+    make_order,
 )
 
 TREATMENT_VOUCHERS = {

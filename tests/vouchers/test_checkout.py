@@ -19,7 +19,10 @@ from shop.vouchers.models import Voucher, VoucherLineDetails
 from tests.carts.factories import make_variant
 from tests.fixtures.auth import bearer_for, make_user
 from tests.vouchers.conftest import (
-    assert_ledger_matches, issue_money, issue_treatment, place_order,
+    assert_ledger_matches,
+    issue_money,
+    issue_treatment,
+    place_order,
 )
 
 HYDRA = "GLW-GV-HYDRA-FACIAL"
