@@ -71,7 +71,13 @@ class ProductQuerySchema(PageArgsSchema):
     category = ma.fields.String(validate=ma.validate.Length(max=80))
     skin_type = ma.fields.String(validate=ma.validate.OneOf(SKIN_TYPES))
     concern = ma.fields.String(validate=ma.validate.Length(max=80))
-    q = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": (
+            "Full-text search over name, descriptions, ingredients and concerns (on "
+            "PostgreSQL in websearch syntax: \"quoted phrase\", -word, or). By relevance, "
+            "one word ranks every match; several words rank the first 1,000 matches found.")},
+    )
     # Bounded by the INTEGER price column: PostgreSQL refuses to compare beyond it (a 500).
     min_price = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**31 - 1))
     max_price = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**31 - 1))
