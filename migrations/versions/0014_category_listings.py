@@ -18,11 +18,10 @@ down_revision = '0013'
 branch_labels = None
 depends_on = None
 
+# product_listing_facets as 0012 made it, and with the category (the new signature)
 FACETS = """
-CREATE FUNCTION product_listing_facets(facets text[], category_id integer) RETURNS SETOF text AS $$
-    SELECT 'all'
-    UNION ALL
-    SELECT 'category:' || category_id
+CREATE FUNCTION product_listing_facets({arguments}) RETURNS SETOF text AS $$
+    SELECT 'all'{category}
     UNION ALL
     SELECT unnest(facets)
     UNION ALL
@@ -30,6 +29,9 @@ CREATE FUNCTION product_listing_facets(facets text[], category_id integer) RETUR
     WHERE skin LIKE 'skin:%' AND concern LIKE 'concern:%'
 $$ LANGUAGE sql IMMUTABLE
 """
+CATEGORY = """
+    UNION ALL
+    SELECT 'category:' || category_id"""
 COLUMNS = "facet, product_id, name, category_id, created_at, min_active_price, max_active_price"
 LISTING_CHANGED = """
 CREATE OR REPLACE FUNCTION products_listing_changed() RETURNS trigger AS $$
@@ -58,7 +60,7 @@ FROM products WHERE status = 'active'
 def upgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(FACETS)
+    op.execute(FACETS.format(arguments="facets text[], category_id integer", category=CATEGORY))
     op.execute(LISTING_CHANGED.format(
         columns=COLUMNS, facets="product_listing_facets(NEW.facets, NEW.category_id)"))
     op.execute("DROP FUNCTION product_listing_facets(text[])")
@@ -69,16 +71,7 @@ def downgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("DELETE FROM product_listings WHERE facet LIKE 'category:%'")
-    op.execute("""
-CREATE FUNCTION product_listing_facets(facets text[]) RETURNS SETOF text AS $$
-    SELECT 'all'
-    UNION ALL
-    SELECT unnest(facets)
-    UNION ALL
-    SELECT skin || '&' || concern FROM unnest(facets) AS skin, unnest(facets) AS concern
-    WHERE skin LIKE 'skin:%' AND concern LIKE 'concern:%'
-$$ LANGUAGE sql IMMUTABLE
-""")
+    op.execute(FACETS.format(arguments="facets text[]", category=""))
     op.execute(LISTING_CHANGED.format(columns=COLUMNS,
                                       facets="product_listing_facets(NEW.facets)"))
     op.execute("DROP FUNCTION product_listing_facets(text[], integer)")
