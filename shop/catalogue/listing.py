@@ -49,8 +49,8 @@ from shop.catalogue.services import (
     filter_shape,
     is_ranked,
     listed_columns,
+    reads_in_sort_order,
     sort_keys,
-    uses_listings,
 )
 from shop.db import PLAN_WITH_VALUES
 from shop.errors import NotFound
@@ -121,9 +121,9 @@ def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = Fal
     limit = bindparam("limit", type_=Integer)
     offset = bindparam("offset", type_=Integer)
     product_id = listed_columns(session, filters, walk=walk).id.label("product_id")
-    listed = uses_listings(session, filters)
-    if walk or listed:
-        total = _total(session, filters) if listed else null()
+    in_sort_order = reads_in_sort_order(session, filters)
+    if walk or in_sort_order:
+        total = _total(session, filters) if in_sort_order else null()
         return (_matching(session, filters, product_id, *key_columns, total.label("total"),
                           walk=walk)
                 .order_by(*(key.desc() if descending else key.asc() for key, descending in keys))
@@ -139,7 +139,7 @@ def page_subquery(session: Session, filters: ProductFilters, *, walk: bool = Fal
 def needs_walk(session: Session, filters: ProductFilters, counted: int) -> bool:
     """Whether more products match than the first query read (page_subquery)."""
     return (counted > _offset(filters) + filters.total_limit
-            and not is_ranked(session, filters) and not uses_listings(session, filters))
+            and not is_ranked(session, filters) and not reads_in_sort_order(session, filters))
 
 
 def ordered_by_keys(session: Session, filters: ProductFilters, page) -> list:

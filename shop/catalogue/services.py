@@ -113,7 +113,7 @@ def listed_columns(session: Session, filters: ProductFilters, *,
     return TERMS
 
 
-def uses_listings(session: Session, filters: ProductFilters) -> bool:
+def reads_in_sort_order(session: Session, filters: ProductFilters) -> bool:
     """Whether the page is read in its sort's order from an index of a table the triggers
     keep (product_listings, or product_search_terms for one word by relevance), so that it is
     cut in one statement with its count."""

@@ -118,7 +118,7 @@ def test_only_an_ascii_word_reads_the_search_terms(db_session, q, one_word):
     assert services.is_one_word(q) is one_word
     ranked = ProductFilters(q=q or None)
     assert (services.listed_columns(db_session, ranked) is TERMS) is one_word
-    assert services.uses_listings(db_session, ranked) is (one_word or not q)
+    assert services.reads_in_sort_order(db_session, ranked) is (one_word or not q)
     by_name = ProductFilters(q=q or None, sort="name")
     assert services.listed_columns(db_session, by_name) is (
         TERMS if one_word else PRODUCTS if q else services.LISTINGS)
