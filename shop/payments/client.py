@@ -11,6 +11,7 @@ import stripe
 from flask import current_app
 
 from shop.errors import ServiceUnavailable
+from shop.payments.transport import Urllib3Client
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "shop.stripe_client"
@@ -33,7 +34,7 @@ def build_client(config) -> stripe.StripeClient:
         api_key=secret_key,
         base_addresses={"api": api_base} if api_base else None,
         max_network_retries=retries,
-        http_client=stripe.RequestsClient(timeout=timeout),
+        http_client=Urllib3Client(timeout=timeout),
     )
 
 
@@ -47,7 +48,7 @@ _OBJECTS = ("payment_intent", "refund", "customer", "customer_session", "ephemer
 def preload_sdk() -> None:
     """Import now what stripe-python imports lazily on first use (its client, each service,
     each object class), so that a new worker's first checkouts do not import it together."""
-    client = stripe.StripeClient(api_key="sk_preload", http_client=stripe.RequestsClient())
+    client = stripe.StripeClient(api_key="sk_preload", http_client=Urllib3Client(timeout=1))
     for path in _SERVICES:
         service = client.v1
         for name in path.split("."):
