@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.accounts.auth import hash_token
 from shop.accounts.models import User
@@ -21,7 +22,7 @@ from shop.carts import pricing
 from shop.carts import services as carts
 from shop.carts.models import Cart
 from shop.checkout import shipping
-from shop.db import utcnow
+from shop.db import insert_now, update_now, utcnow
 from shop.errors import Conflict, ValidationFailed
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderLine
@@ -85,18 +86,31 @@ def _new_order(
         total_amount=priced.total.amount, amount_due=priced.total.amount,
         shipping_method=method.code if method else None, shipping_address=address,
         reservation_expires_at=expires_at, access_token_hash=access_token_hash,
-        lines=[
-            OrderLine(
-                variant_id=p.line.variant_id, kind=p.line.kind, sku=p.line.sku,
-                name=p.line.name, unit_price_amount=p.line.unit_price.amount,
-                quantity=p.line.quantity, line_total_amount=p.line_total.amount,
-                vat_rate=p.vat.rate, vat_amount=p.vat.amount.amount,
-            )
-            for p in priced.lines
-        ],
-        events=[],
-        reservations=[],
     )
+
+
+def _new_lines(priced: pricing.PricedCart, order_id: int) -> list[OrderLine]:
+    return [
+        OrderLine(
+            order_id=order_id, variant_id=p.line.variant_id, kind=p.line.kind, sku=p.line.sku,
+            name=p.line.name, unit_price_amount=p.line.unit_price.amount,
+            quantity=p.line.quantity, line_total_amount=p.line_total.amount,
+            vat_rate=p.vat.rate, vat_amount=p.vat.amount.amount,
+        )
+        for p in priced.lines
+    ]
+
+
+def _insert_order(session: Session, order: Order, priced: pricing.PricedCart) -> None:
+    """The order, its lines and its `placed` event: three INSERTs, no unit of work."""
+    insert_now(session, order)
+    lines = _new_lines(priced, order.id)
+    insert_now(session, *lines)
+    placed = orders.new_event(order.id, "placed", total=order.total_amount)
+    insert_now(session, placed)
+    set_committed_value(order, "lines", lines)
+    set_committed_value(order, "events", [placed])
+    set_committed_value(order, "reservations", [])
 
 
 def place_order(
@@ -123,13 +137,11 @@ def place_order(
     order = _new_order(cart, priced, user=user, email=email, method=method, address=address,
                        expires_at=expires_at,
                        access_token_hash=hash_token(token) if token else None)
-    orders.add_event(order, "placed", total=order.total_amount)
-    session.add(order)
-    session.flush()
-    # These go out with the reservations, in the one flush before the first stock row is
-    # locked: two flushes instead of four, and the stock rows are held for less time.
-    order.number = orders.order_number(order.id)
-    cart.status, cart.updated_at = "checked_out", utcnow()
+    _insert_order(session, order, priced)
+    # Written at once (Core statements, no flush), before the first stock row is locked, so
+    # that the stock rows are held for as short a time as possible.
+    update_now(session, order, number=orders.order_number(order.id))
+    update_now(session, cart, status="checked_out", updated_at=utcnow())
     orders.reserve_stock(session=session, order=order, expires_at=expires_at)
     for hook in on_order_placed:
         hook(session=session, order=order, cart=cart)

@@ -7,7 +7,7 @@ the CHECK constraints are the last line of defence.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalogue.models import Variant
@@ -92,17 +92,20 @@ def _insufficient(session: Session, variant_id: int) -> Conflict:
     )
 
 
+# Core, not ORM-enabled: the ORM's bulk UPDATE path costs as much again in Python, for
+# nothing here (the session's copy of the row is expired below instead of synchronised).
+_LEVELS = StockLevel.__table__
+RESERVE = (
+    update(_LEVELS)
+    .where(_LEVELS.c.variant_id == bindparam("level_variant"),
+           _LEVELS.c.on_hand - _LEVELS.c.reserved >= bindparam("units"))
+    .values(reserved=_LEVELS.c.reserved + bindparam("units"))
+)
+
+
 def reserve(*, session: Session, variant_id: int, quantity: int) -> None:
     """Hold units for an unpaid order; Conflict insufficient_stock if they are not there."""
-    held = session.execute(
-        update(StockLevel)
-        .where(
-            StockLevel.variant_id == variant_id,
-            StockLevel.on_hand - StockLevel.reserved >= quantity,
-        )
-        .values(reserved=StockLevel.reserved + quantity)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    held = session.execute(RESERVE, {"level_variant": variant_id, "units": quantity}).rowcount
     if held != 1:
         raise _insufficient(session, variant_id)
     _expire_cached_level(session, variant_id)

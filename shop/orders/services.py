@@ -16,11 +16,12 @@ from datetime import datetime
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.accounts.auth import hash_token
 from shop.accounts.models import User
 from shop.carts.models import Cart
-from shop.db import utcnow
+from shop.db import insert_now, update_now, utcnow
 from shop.errors import NotFound
 from shop.inventory import services as inventory
 from shop.notifications import services as notifications
@@ -55,8 +56,12 @@ def order_number(order_id: int) -> str:
     return f"{ORDER_NUMBER_PREFIX}{ORDER_NUMBER_OFFSET + order_id}"
 
 
+def new_event(order_id: int | None, type_: str, **data) -> OrderEvent:
+    return OrderEvent(order_id=order_id, type=type_, data=data, created_at=utcnow())
+
+
 def add_event(order: Order, type_: str, **data) -> None:
-    event = OrderEvent(type=type_, data=data, created_at=utcnow())
+    event = new_event(None, type_, **data)
     session = object_session(order)
     if session is None or order.id is None or "events" not in inspect(order).unloaded:
         order.events.append(event)
@@ -88,16 +93,20 @@ def _stock_quantities(order: Order) -> dict[int, int]:
 def reserve_stock(*, session: Session, order: Order, expires_at: datetime) -> None:
     """Hold every product line's units, variants in id order (the global lock order).
 
-    The reservation rows are pending before the first UPDATE, so its autoflush inserts them
-    (with whatever else the caller changed) before any stock row is locked; if a variant is
-    short, Conflict rolls them back with the rest of the transaction."""
+    The reservation rows are inserted (and whatever else the caller changed is flushed)
+    before any stock row is locked; if a variant is short, Conflict rolls them back with the
+    rest of the transaction."""
     quantities = _stock_quantities(order)
-    order.reservations.extend(
-        StockReservation(variant_id=variant_id, quantity=quantity, status="active",
-                         expires_at=expires_at)
+    reservations = [
+        StockReservation(order_id=order.id, variant_id=variant_id, quantity=quantity,
+                         status="active", expires_at=expires_at)
         for variant_id, quantity in quantities.items()
-    )
-    order.reservation_expires_at = expires_at
+    ]
+    if order.reservation_expires_at != expires_at:
+        update_now(session, order, reservation_expires_at=expires_at)
+    if reservations:
+        insert_now(session, *reservations)
+        set_committed_value(order, "reservations", [*order.reservations, *reservations])
     for variant_id, quantity in quantities.items():
         inventory.reserve(session=session, variant_id=variant_id, quantity=quantity)
     session.flush()

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
-from shop.db import as_utc, utcnow
+from shop.db import as_utc, insert_now, utcnow
 from shop.errors import Conflict, ValidationFailed
 from shop.orders.models import Order, StockReservation
 from shop.payments import transitions
@@ -103,8 +103,7 @@ def start_payment(*, session: Session, order: Order, user: User | None,
         payment.customer_id = _customer_for(session, user, replace=True)
         details = _create_in_stripe(session, order, payment, success_url, cancel_url,
                                     key_suffix="-new-customer")
-    session.add(payment)
-    session.flush()
+    insert_now(session, payment)
     return payment_details(payment, **details)
 
 
