@@ -1,0 +1,101 @@
+"""What one checkout costs the app, in-process: CPU, statements, and (under callgrind)
+instructions, the one figure that does not move with whatever else the machine is doing.
+
+    .venv/bin/python bench/checkout_cost.py --checkouts 300
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/checkout.cg \\
+        .venv/bin/python bench/checkout_cost.py --checkouts 100 --callgrind
+
+Runs against the database `make bench` left (shop_bench, or --database-url), with a
+localstripe of its own: one-line guest carts made up front, then checkouts through Flask's
+test client, one thread, as the bench's checkout scenario sends them. With --callgrind the
+count is switched on for the measured checkouts only (callgrind_control), and the
+instructions per checkout are "Collected" in valgrind's summary divided by --checkouts.
+Garbage collection is off while measuring, so that a collection falling inside one run and
+not the other does not decide an A/B comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench import servers  # noqa: E402
+from bench.prepare import Preparer  # noqa: E402
+from shop.payments import devstripe  # noqa: E402
+
+BENCH_DATABASE = make_url(servers.SERVER_URL).set(database="shop_bench").render_as_string(
+    hide_password=False)
+BODY = {"email": "bench@example.com", "shipping_method": "uk-standard",
+        "shipping_address": {"name": "Bench Customer", "line1": "1 Harley Street",
+                             "city": "London", "postcode": "W1G 9QD"}}
+
+
+def _checkout_all(client, carts: list[str]) -> None:
+    for cart in carts:
+        response = client.post(f"/api/v1/carts/{cart}/checkout", json=BODY)
+        if response.status_code != 201:
+            raise SystemExit(f"checkout answered {response.status_code}: {response.get_json()}")
+
+
+def _callgrind(on: bool) -> None:
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkouts", type=int, default=300)
+    parser.add_argument("--warm-up", type=int, default=30)
+    parser.add_argument("--database-url", default=BENCH_DATABASE)
+    parser.add_argument("--callgrind", action="store_true",
+                        help="count instructions of the measured checkouts only")
+    args = parser.parse_args()
+
+    stripe = devstripe.start(stderr=subprocess.DEVNULL)
+    try:
+        os.environ.update(servers.shop_environment(args.database_url, stripe.url))
+        with tempfile.TemporaryDirectory() as work:
+            preparer = Preparer(args.database_url, Path(work))
+            carts = preparer.carts(args.warm_up + args.checkouts,
+                                   preparer.stocked_skus(50), lines=1)
+        from shop import create_app
+        from shop.extensions import db
+
+        app = create_app()
+        statements = [0]
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute",
+                         lambda *_: statements.__setitem__(0, statements[0] + 1))
+        client = app.test_client()
+        _checkout_all(client, carts[:args.warm_up])
+        gc.collect()
+        gc.disable()
+        statements[0] = 0
+        if args.callgrind:
+            _callgrind(True)
+        cpu, wall = time.process_time(), time.perf_counter()
+        _checkout_all(client, carts[args.warm_up:])
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if args.callgrind:
+            _callgrind(False)
+        gc.enable()
+    finally:
+        stripe.stop()
+    n = args.checkouts
+    print(f"{n} checkouts: {cpu * 1000 / n:.2f} ms of CPU and {wall * 1000 / n:.2f} ms each, "
+          f"{statements[0] / n:.1f} statements each")
+
+
+if __name__ == "__main__":
+    main()
