@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
 
 from shop import create_app
+from shop.carts import services as carts
 from shop.carts.models import Cart
+from shop.catalogue.models import Variant
 from shop.checkout import services as checkout
 from shop.errors import Conflict
 from shop.extensions import db
@@ -108,3 +111,46 @@ def test_last_units_sell_exactly_once_under_a_free_for_all(race_app):
     # reservation itself (insufficient_stock): a clean 409 either way.
     assert set(outcomes) <= {"ok", "insufficient_stock", "cart_not_purchasable"}
     assert_ledger_consistent(race_app, variant_id, cart_ids)
+
+
+@pytest.mark.postgresql_only
+def test_a_checkout_waiting_for_the_cart_lock_reads_the_items_as_committed_before_it(race_app):
+    """The items are read after the cart row is locked: a change committed while the checkout
+    waited for the lock (a quantity raised, a line added) is what the order holds."""
+    with race_app.app_context():
+        first, second = make_variant(db.session, stock=10), make_variant(db.session, stock=10)
+        cart_id = make_cart(db.session, [(first, 1)]).id
+        first_id, second_id = first.id, second.id
+        db.session.commit()
+        db.session.remove()
+    holding, placed = threading.Event(), {}
+
+    def change_cart_while_holding_the_lock() -> None:
+        with race_app.app_context():
+            cart = carts.lock_open_cart(session=db.session, cart_id=cart_id, user=None)
+            cart.items[0].quantity = 3
+            carts.add_item(session=db.session, cart_id=cart_id, user=None,
+                           sku=db.session.get(Variant, second_id).sku, quantity=2)
+            db.session.flush()
+            holding.set()
+            time.sleep(0.5)  # the checkout below is waiting for the cart row now
+            db.session.commit()
+            db.session.remove()
+
+    def check_out() -> None:
+        holding.wait(5)
+        with race_app.app_context():
+            order = checkout.place_order(session=db.session, cart_id=cart_id, user=None,
+                                         email="waiter@example.com",
+                                         shipping_method="click-and-collect").order
+            placed.update({line.variant_id: line.quantity for line in order.lines})
+            db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=change_cart_while_holding_the_lock),
+               threading.Thread(target=check_out)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert placed == {first_id: 3, second_id: 2}
