@@ -2,12 +2,15 @@
 instructions, the one figure that does not move with whatever else the machine is doing.
 
     .venv/bin/python bench/checkout_cost.py --checkouts 300
+    .venv/bin/python bench/checkout_cost.py --checkouts 300 --webhooks   # the payment webhooks
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/checkout.cg \\
         .venv/bin/python bench/checkout_cost.py --checkouts 100 --callgrind
 
 Runs against the database `make bench` left (shop_bench, or --database-url), with a
 localstripe of its own: one-line guest carts made up front, then checkouts through Flask's
-test client, one thread, as the bench's checkout scenario sends them. With --callgrind the
+test client, one thread, as the bench's checkout scenario sends them (with --webhooks, what
+is measured is the signed payment_intent.succeeded event for each of those orders, as the
+bench's webhook scenario sends it, the checkouts done beforehand). With --callgrind the
 count is switched on for the measured checkouts only (callgrind_control), and the
 instructions per checkout are "Collected" in valgrind's summary divided by --checkouts.
 Garbage collection is off while measuring, so that a collection falling inside one run and
@@ -48,6 +51,15 @@ def _checkout_all(client, carts: list[str]) -> None:
             raise SystemExit(f"checkout answered {response.status_code}: {response.get_json()}")
 
 
+def _deliver_all(client, events: list[str]) -> None:
+    for line in events:
+        signature, body = line.split("\t", 1)
+        response = client.post("/api/v1/stripe/webhook", data=body, headers={
+            "Content-Type": "application/json", "Stripe-Signature": signature})
+        if response.status_code != 200 or response.get_json().get("duplicate") is not False:
+            raise SystemExit(f"webhook answered {response.status_code}: {response.get_json()}")
+
+
 def _callgrind(on: bool) -> None:
     subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
                    check=True, stdout=subprocess.DEVNULL)
@@ -59,7 +71,9 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=30)
     parser.add_argument("--database-url", default=BENCH_DATABASE)
     parser.add_argument("--callgrind", action="store_true",
-                        help="count instructions of the measured checkouts only")
+                        help="count instructions of the measured requests only")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="measure the payment_intent.succeeded webhooks of the checkouts")
     args = parser.parse_args()
 
     stripe = devstripe.start(stderr=subprocess.DEVNULL)
@@ -78,14 +92,24 @@ def main() -> None:
             event.listen(db.engine, "before_cursor_execute",
                          lambda *_: statements.__setitem__(0, statements[0] + 1))
         client = app.test_client()
-        _checkout_all(client, carts[:args.warm_up])
+        if args.webhooks:
+            _checkout_all(client, carts)
+            with tempfile.TemporaryDirectory() as work:
+                events, _ = Preparer(args.database_url, Path(work)).succeeded_events_file(
+                    "events.txt", servers.WEBHOOK_SECRET)
+                events = events.read_text().splitlines()[-len(carts):]
+            warm_up, measured, run = events[:args.warm_up], events[args.warm_up:], _deliver_all
+        else:
+            warm_up, measured = carts[:args.warm_up], carts[args.warm_up:]
+            run = _checkout_all
+        run(client, warm_up)
         gc.collect()
         gc.disable()
         statements[0] = 0
         if args.callgrind:
             _callgrind(True)
         cpu, wall = time.process_time(), time.perf_counter()
-        _checkout_all(client, carts[args.warm_up:])
+        run(client, measured)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         if args.callgrind:
             _callgrind(False)
@@ -93,7 +117,8 @@ def main() -> None:
     finally:
         stripe.stop()
     n = args.checkouts
-    print(f"{n} checkouts: {cpu * 1000 / n:.2f} ms of CPU and {wall * 1000 / n:.2f} ms each, "
+    what = "webhooks" if args.webhooks else "checkouts"
+    print(f"{n} {what}: {cpu * 1000 / n:.2f} ms of CPU and {wall * 1000 / n:.2f} ms each, "
           f"{statements[0] / n:.1f} statements each")
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalogue.models import Variant
+from shop.db import insert_now
 from shop.errors import Conflict, NotFound
 from shop.inventory.models import StockLevel, StockMovement
 
@@ -125,21 +126,23 @@ def release(*, session: Session, variant_id: int, quantity: int) -> None:
     _expire_cached_level(session, variant_id)
 
 
+SELL_RESERVED = (
+    update(_LEVELS)
+    .where(_LEVELS.c.variant_id == bindparam("level_variant"),
+           _LEVELS.c.reserved >= bindparam("units"), _LEVELS.c.on_hand >= bindparam("units"))
+    .values(on_hand=_LEVELS.c.on_hand - bindparam("units"),
+            reserved=_LEVELS.c.reserved - bindparam("units"))
+    .returning(_LEVELS.c.on_hand)
+)
+
+
 def sell_reserved(
     *, session: Session, variant_id: int, quantity: int, order_id: int
 ) -> StockMovement:
     """A paid reservation leaves the shelf: on_hand and reserved drop together, plus a
     negative `sale` movement so on_hand stays the sum of the ledger."""
     new_on_hand = session.execute(
-        update(StockLevel)
-        .where(
-            StockLevel.variant_id == variant_id,
-            StockLevel.reserved >= quantity,
-            StockLevel.on_hand >= quantity,
-        )
-        .values(on_hand=StockLevel.on_hand - quantity, reserved=StockLevel.reserved - quantity)
-        .returning(StockLevel.on_hand)
-        .execution_options(synchronize_session=False)
+        SELL_RESERVED, {"level_variant": variant_id, "units": quantity}
     ).scalar_one_or_none()
     if new_on_hand is None:
         raise Conflict("The reservation does not match the stock record.",
@@ -148,8 +151,7 @@ def sell_reserved(
         variant_id=variant_id, quantity=-quantity, reason="sale", order_id=order_id,
         note=f"order {order_id}", balance_after=new_on_hand,
     )
-    session.add(movement)
-    session.flush()
+    insert_now(session, movement)
     _expire_cached_level(session, variant_id)
     return movement
 

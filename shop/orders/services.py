@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -72,11 +72,15 @@ def add_event(order: Order, type_: str, **data) -> None:
     session.add(event)
 
 
+# Built once (see carts.services.CART): every transition of an order starts here.
+LOCKED_ORDER = (
+    select(Order).where(Order.id == bindparam("order_id")).with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_order(*, session: Session, order_id: int) -> Order:
-    order = session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    order = session.scalar(LOCKED_ORDER, {"order_id": order_id})
     if order is None:
         raise NotFound("No such order.", code="order_not_found")
     return order

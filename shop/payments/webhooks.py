@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop.db import utcnow
+from shop.db import insert_now, update_now, utcnow
 from shop.errors import BadRequest, ServiceUnavailable
 from shop.orders import services as orders
 from shop.payments import refunds, transitions
@@ -55,13 +55,11 @@ def handle_event(*, session: Session, event: dict) -> bool:
     if session.scalar(select(StripeEvent.id).where(StripeEvent.event_id == event["id"])):
         return False
     record = StripeEvent(event_id=event["id"], type=event["type"], received_at=utcnow())
-    session.add(record)
-    session.flush()  # a concurrent copy of this event now waits here or fails
+    insert_now(session, record)  # a concurrent copy of this event now waits here or fails
     handler = HANDLERS.get(event["type"])
     if handler is not None:
         handler(session, event["data"]["object"])
-    record.processed_at = utcnow()
-    session.flush()
+    update_now(session, record, processed_at=utcnow())
     return True
 
 
