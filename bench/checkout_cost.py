@@ -3,6 +3,7 @@ instructions, the one figure that does not move with whatever else the machine i
 
     .venv/bin/python bench/checkout_cost.py --checkouts 300
     .venv/bin/python bench/checkout_cost.py --checkouts 300 --webhooks   # the payment webhooks
+    .venv/bin/python bench/checkout_cost.py --checkouts 300 --cart-adds  # adding to a cart
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/checkout.cg \\
         .venv/bin/python bench/checkout_cost.py --checkouts 100 --callgrind
 
@@ -10,7 +11,8 @@ Runs against the database `make bench` left (shop_bench, or --database-url), wit
 localstripe of its own: one-line guest carts made up front, then checkouts through Flask's
 test client, one thread, as the bench's checkout scenario sends them (with --webhooks, what
 is measured is the signed payment_intent.succeeded event for each of those orders, as the
-bench's webhook scenario sends it, the checkouts done beforehand). With --callgrind the
+bench's webhook scenario sends it, the checkouts done beforehand; with --cart-adds, one SKU
+added to each of as many empty carts). With --callgrind the
 count is switched on for the measured checkouts only (callgrind_control), and the
 instructions per checkout are "Collected" in valgrind's summary divided by --checkouts.
 Garbage collection is off while measuring, so that a collection falling inside one run and
@@ -60,6 +62,13 @@ def _deliver_all(client, events: list[str]) -> None:
             raise SystemExit(f"webhook answered {response.status_code}: {response.get_json()}")
 
 
+def _add_to_each(client, carts_and_skus: list[tuple[str, str]]) -> None:
+    for cart, sku in carts_and_skus:
+        response = client.post(f"/api/v1/carts/{cart}/items", json={"sku": sku, "quantity": 1})
+        if response.status_code != 201:
+            raise SystemExit(f"cart add answered {response.status_code}: {response.get_json()}")
+
+
 def _callgrind(on: bool) -> None:
     subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
                    check=True, stdout=subprocess.DEVNULL)
@@ -74,6 +83,8 @@ def main() -> None:
                         help="count instructions of the measured requests only")
     parser.add_argument("--webhooks", action="store_true",
                         help="measure the payment_intent.succeeded webhooks of the checkouts")
+    parser.add_argument("--cart-adds", action="store_true",
+                        help="measure adding a SKU to an empty cart instead")
     args = parser.parse_args()
 
     stripe = devstripe.start(stderr=subprocess.DEVNULL)
@@ -81,8 +92,9 @@ def main() -> None:
         os.environ.update(servers.shop_environment(args.database_url, stripe.url))
         with tempfile.TemporaryDirectory() as work:
             preparer = Preparer(args.database_url, Path(work))
-            carts = preparer.carts(args.warm_up + args.checkouts,
-                                   preparer.stocked_skus(50), lines=1)
+            skus = preparer.stocked_skus(50)
+            carts = preparer.carts(args.warm_up + args.checkouts, skus,
+                                   lines=0 if args.cart_adds else 1)
         from shop import create_app
         from shop.extensions import db
 
@@ -99,6 +111,9 @@ def main() -> None:
                     "events.txt", servers.WEBHOOK_SECRET)
                 events = events.read_text().splitlines()[-len(carts):]
             warm_up, measured, run = events[:args.warm_up], events[args.warm_up:], _deliver_all
+        elif args.cart_adds:
+            adds = [(cart, skus[n % len(skus)]) for n, cart in enumerate(carts)]
+            warm_up, measured, run = adds[:args.warm_up], adds[args.warm_up:], _add_to_each
         else:
             warm_up, measured = carts[:args.warm_up], carts[args.warm_up:]
             run = _checkout_all
@@ -117,7 +132,7 @@ def main() -> None:
     finally:
         stripe.stop()
     n = args.checkouts
-    what = "webhooks" if args.webhooks else "checkouts"
+    what = "webhooks" if args.webhooks else "cart adds" if args.cart_adds else "checkouts"
     print(f"{n} {what}: {cpu * 1000 / n:.2f} ms of CPU and {wall * 1000 / n:.2f} ms each, "
           f"{statements[0] / n:.1f} statements each")
 
