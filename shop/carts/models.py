@@ -34,6 +34,10 @@ class Cart(Base):
         passive_deletes=True,
     )
 
+    # Not a column: whether a voucher was applied, as the statement that read the items saw it
+    # (None: not known), so that a cart without vouchers skips the query for them.
+    vouchers_applied = None
+
 
 class CartItem(Base):
     __tablename__ = "cart_items"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, inspect, or_, select
+from sqlalchemy import bindparam, delete, exists, inspect, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,6 +21,7 @@ from shop.db import insert_now, update_now, utcnow
 from shop.errors import Conflict, NotFound, ValidationFailed
 from shop.money import Money
 from shop.vouchers import cart as voucher_cart
+from shop.vouchers.models import CartVoucher
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ def new_cart_id() -> str:
 CART = select(Cart).where(Cart.id == bindparam("cart_id")).options(lazyload(Cart.items))
 LOCKED_CART = CART.with_for_update(of=Cart).execution_options(populate_existing=True)
 CART_ITEMS = (
-    select(CartItem).where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
+    select(CartItem, exists().where(CartVoucher.cart_id == bindparam("cart_id"))
+           .label("vouchers_applied"))
+    .where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
     .options(joinedload(CartItem.variant).options(
         # a product's texts, JSON lists and the category joined by default: not read here
         joinedload(Variant.product)
@@ -85,7 +88,9 @@ CART_ITEMS = (
 
 def _with_items(session: Session, cart: Cart | None, *, reload: bool) -> Cart | None:
     if cart is not None and (reload or "items" in inspect(cart).unloaded):
-        set_committed_value(cart, "items", list(session.scalars(CART_ITEMS, {"cart_id": cart.id})))
+        rows = session.execute(CART_ITEMS, {"cart_id": cart.id}).all()
+        set_committed_value(cart, "items", [row.CartItem for row in rows])
+        cart.vouchers_applied = rows[0].vouchers_applied if rows else None
     return cart
 
 
@@ -130,6 +135,7 @@ def create_cart(*, session: Session, user: User | None) -> tuple[Cart, bool]:
     if user is not None and (existing := open_cart_of(session, user)) is not None:
         return existing, False
     cart = Cart(id=new_cart_id(), user_id=user.id if user else None, status="open", items=[])
+    cart.vouchers_applied = False
     session.add(cart)
     session.flush()
     return cart, True

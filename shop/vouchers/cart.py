@@ -106,8 +106,12 @@ def _applied_statement() -> Select:
     )
 
 
-def applied(session: Session, cart_id: str) -> list[Voucher]:
-    return list(session.scalars(_applied_statement(), {"cart_id": cart_id}))
+def applied(session: Session, cart: Cart) -> list[Voucher]:
+    """The vouchers applied to the cart, in the order they were applied. No query when the
+    statement that read the cart's items (after the cart's lock, in a change) saw none."""
+    if cart.vouchers_applied is False:
+        return []
+    return list(session.scalars(_applied_statement(), {"cart_id": cart.id}))
 
 
 def coverable(total: Money, voucher_lines_total: int) -> int:
@@ -130,7 +134,7 @@ def cart_summary(cart: Cart, priced) -> dict:
     session = object_session(cart)
     now = utcnow()
     voucher_lines = sum(p.line_total.amount for p in priced.lines if p.line.kind == "voucher")
-    vouchers = applied(session, cart.id) if session is not None else []
+    vouchers = applied(session, cart) if session is not None else []
     usable_ids = {v.id for v in vouchers if holds.usable_for_payment(v, priced.currency, now)}
     remaining = payable_by_vouchers(
         priced.total, voucher_lines, sum(v.available.amount for v in vouchers if v.id in usable_ids)
@@ -149,10 +153,11 @@ def cart_summary(cart: Cart, priced) -> dict:
 
 def move_applied(*, session: Session, source: Cart, target: Cart) -> None:
     """A guest cart merged into a customer's: its applied vouchers come along."""
-    already = {voucher.id for voucher in applied(session, target.id)}
+    already = {voucher.id for voucher in applied(session, target)}
     for row in session.scalars(select(CartVoucher).where(CartVoucher.cart_id == source.id)):
         if row.voucher_id in already:
             session.delete(row)
         else:
             row.cart_id = target.id
+            target.vouchers_applied = True
     session.flush()

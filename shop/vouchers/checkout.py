@@ -36,13 +36,14 @@ def apply_code(*, session: Session, cart_id: str, user: User | None, code: str,
     currency = current_app.config["SHOP_CURRENCY"]
     if not holds.usable_for_payment(voucher, currency, now or utcnow()):
         raise holds.refuse_code()
-    already = applied(session, cart.id)
+    already = applied(session, cart)
     if voucher in already:
         return cart
     if len(already) >= MAX_VOUCHERS_PER_CART:
         raise Conflict(f"At most {MAX_VOUCHERS_PER_CART} vouchers per order.",
                        code="too_many_vouchers")
     session.add(CartVoucher(cart_id=cart.id, voucher_id=voucher.id))
+    cart.vouchers_applied = True
     cart.updated_at = utcnow()
     session.flush()
     return cart
@@ -53,7 +54,7 @@ def remove_code(*, session: Session, cart_id: str, user: User | None, code: str)
     cart = carts.lock_open_cart(session=session, cart_id=cart_id, user=user)
     by_code = services.find_by_code(session=session, code=code)
     last4 = code.strip().upper()
-    match = next((v for v in applied(session, cart.id) if v is by_code or v.code_last4 == last4),
+    match = next((v for v in applied(session, cart) if v is by_code or v.code_last4 == last4),
                  None)
     if match is None:
         raise NotFound("That voucher is not applied to this cart.", code="voucher_not_applied")
@@ -68,7 +69,7 @@ def on_order_placed(*, session: Session, order, cart: Cart) -> None:
     """Checkout hook: snapshot voucher lines, hold the applied vouchers, lower the amount due."""
     purchases.copy_to_order(session=session, order=order, cart=cart)
     now = utcnow()  # a voucher used up since it was applied pays nothing, as the cart showed
-    vouchers = [v for v in applied(session, cart.id)
+    vouchers = [v for v in applied(session, cart)
                 if holds.usable_for_payment(v, order.currency, now)]
     if not vouchers:
         return

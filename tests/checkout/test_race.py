@@ -19,7 +19,9 @@ from shop.extensions import db
 from shop.inventory.models import StockLevel
 from shop.orders import services as orders
 from shop.orders.models import Order, StockReservation
+from shop.vouchers import checkout as voucher_checkout
 from tests.carts.factories import ledger_sum, make_cart, make_variant
+from tests.vouchers.conftest import issue_money
 
 BUYERS, STOCK = 24, 5
 
@@ -154,3 +156,43 @@ def test_a_checkout_waiting_for_the_cart_lock_reads_the_items_as_committed_befor
     for thread in threads:
         thread.join(10)
     assert placed == {first_id: 3, second_id: 2}
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.slow
+def test_a_voucher_applied_while_a_checkout_waited_for_the_cart_is_held_by_its_order(race_app):
+    """Whether a cart has vouchers is read with its items, after the lock: a voucher applied
+    while the checkout waited for the cart row pays its share of the order."""
+    with race_app.app_context():
+        variant = make_variant(db.session, price=4000, stock=10)
+        cart_id = make_cart(db.session, [(variant, 1)]).id
+        code = issue_money(db.session, 1000).code
+        db.session.commit()
+        db.session.remove()
+    holding, placed = threading.Event(), {}
+
+    def apply_while_holding_the_lock() -> None:
+        with race_app.app_context():
+            voucher_checkout.apply_code(session=db.session, cart_id=cart_id, user=None, code=code)
+            holding.set()
+            time.sleep(0.5)  # the checkout below is waiting for the cart row now
+            db.session.commit()
+            db.session.remove()
+
+    def check_out() -> None:
+        holding.wait(5)
+        with race_app.app_context():
+            order = checkout.place_order(session=db.session, cart_id=cart_id, user=None,
+                                         email="waiter@example.com",
+                                         shipping_method="click-and-collect").order
+            placed.update(total=order.total_amount, due=order.amount_due)
+            db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=apply_while_holding_the_lock),
+               threading.Thread(target=check_out)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert placed["due"] == placed["total"] - 1000

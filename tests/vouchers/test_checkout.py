@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from shop.carts import services as carts
 from shop.checkout import services as placing
 from shop.db import utcnow
 from shop.errors import Conflict
+from shop.extensions import db
 from shop.money import Money
 from shop.notifications.models import OutboxEmail
 from shop.orders import services as orders
@@ -186,6 +188,42 @@ def test_a_fully_covered_order_is_paid_without_stripe(client, db_session):
     assert (voucher.balance_amount, voucher.held_amount) == (2000, 0)
     assert [t.kind for t in voucher.transactions] == ["issue", "hold", "debit"]
     assert {t.order_id for t in voucher.transactions[1:]} == {order["id"]}
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL of every statement run while the test runs."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def reads_applied_vouchers(statement: str) -> bool:
+    return "FROM vouchers JOIN cart_vouchers" in " ".join(statement.split())
+
+
+@pytest.mark.parametrize("with_voucher", [False, True])
+def test_checkout_asks_for_applied_vouchers_only_when_the_cart_has_some(
+        db_session, statements, with_voucher):
+    """The statement that reads the cart's items tells whether any voucher is applied."""
+    goods = make_variant(db_session, price=4000, stock=3)
+    issued = issue_money(db_session, 1000)
+    cart, _ = carts.create_cart(session=db_session, user=None)
+    carts.add_item(session=db_session, cart_id=cart.id, user=None, sku=goods.sku, quantity=1)
+    if with_voucher:
+        checkout.apply_code(session=db_session, cart_id=cart.id, user=None, code=issued.code)
+    statements.clear()
+    order = placing.place_order(session=db_session, cart_id=cart.id, user=None,
+                                email="b@example.com", shipping_method="click-and-collect").order
+    assert sum(map(reads_applied_vouchers, statements)) == (1 if with_voucher else 0)
+    assert order.amount_due == order.total_amount - (1000 if with_voucher else 0)
 
 
 def test_holds_lower_the_amount_due_and_are_released_on_cancel(db_session):
