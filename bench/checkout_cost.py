@@ -22,6 +22,7 @@ not the other does not decide an A/B comparison.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import os
 import subprocess
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=BENCH_DATABASE)
     parser.add_argument("--callgrind", action="store_true",
                         help="count instructions of the measured requests only")
+    parser.add_argument("--cprofile", metavar="FILE",
+                        help="write cProfile stats of the measured requests to FILE")
     parser.add_argument("--webhooks", action="store_true",
                         help="measure the payment_intent.succeeded webhooks of the checkouts")
     parser.add_argument("--cart-adds", action="store_true",
@@ -123,9 +126,15 @@ def main() -> None:
         statements[0] = 0
         if args.callgrind:
             _callgrind(True)
+        profile = cProfile.Profile() if args.cprofile else None
         cpu, wall = time.process_time(), time.perf_counter()
-        run(client, measured)
+        if profile:
+            profile.runcall(run, client, measured)
+        else:
+            run(client, measured)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if profile:
+            profile.dump_stats(args.cprofile)
         if args.callgrind:
             _callgrind(False)
         gc.enable()
