@@ -74,7 +74,7 @@ def _create_intents(args: tuple[str, str, float, float, int, int]) -> list[float
     """One load process: `threads` threads creating PaymentIntents from `start` to `deadline`."""
     import threading
 
-    import stripe
+    from shop.payments.client import build_client
 
     url, key, start, deadline, threads, offset = args
     time.sleep(max(0.0, start - time.time()))
@@ -82,15 +82,18 @@ def _create_intents(args: tuple[str, str, float, float, int, int]) -> list[float
     lock = threading.Lock()
 
     def loop(thread: int) -> None:
-        client = stripe.StripeClient(key, base_addresses={"api": url}, max_network_retries=0)
+        # built and called as the shop's checkout does (shop.payments: transport and call)
+        client = build_client({"STRIPE_SECRET_KEY": key, "STRIPE_API_BASE": url,
+                               "STRIPE_MAX_RETRIES": 0, "STRIPE_TIMEOUT_SECONDS": 30})
         n = 0
         while time.time() < deadline:
             n += 1
             started = time.perf_counter()
-            client.v1.payment_intents.create(
-                params={"amount": 4200, "currency": "gbp", "payment_method_types": ["card"],
-                        "metadata": {"order_id": str(n), "order_number": f"BENCH-{n}"}},
-                options={"idempotency_key": f"bench-{offset}-{thread}-{n}"},
+            client.raw_request(
+                "post", "/v1/payment_intents", amount=4200, currency="gbp",
+                payment_method_types=["card"],
+                metadata={"order_id": str(n), "order_number": f"BENCH-{n}"},
+                idempotency_key=f"bench-{offset}-{thread}-{n}",
             )
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
