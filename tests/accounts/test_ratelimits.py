@@ -12,7 +12,7 @@ import redis
 from shop import create_app, ratelimits
 from shop.accounts.auth import access
 from shop.api import Blueprint
-from shop.extensions import api, db
+from shop.extensions import api, db, limiter
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "violet kettle harbour"
@@ -149,6 +149,19 @@ def test_other_domains_can_reuse_a_named_per_ip_limit(limited_app):
         assert_rate_limited(client.get("/api/v1/probe/lookup/c3"))
     finally:
         limited_app()  # the shared Api documents the last app built: leave a normal one
+
+
+def test_a_default_limit_is_still_checked_before_every_route(limited_app):
+    """The check Flask-Limiter runs before every request is skipped only while no default,
+    application-wide or blueprint limit exists; Flask-Limiter's own settings still work."""
+    client = limited_app(RATELIMIT_DEFAULT="2 per minute").test_client()
+    try:
+        assert [client.get("/api/v1/shipping-methods").status_code for _ in range(2)] == [
+            200, 200]
+        assert_rate_limited(client.get("/api/v1/shipping-methods"))
+    finally:
+        limiter.limit_manager.set_default_limits([])  # shared by every app of the process
+    assert client.get("/api/v1/shipping-methods").status_code == 200
 
 
 def test_redis_shares_a_limit_between_two_app_instances(limited_app, redis_available):
