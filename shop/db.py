@@ -22,6 +22,7 @@ from sqlalchemy import (
     inspect,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -197,14 +198,24 @@ def _attribute_keys(mapper: Mapper) -> dict[str, str]:
             for column in mapper.local_table.c}
 
 
+_INSERTS_WITH_CONFLICT_CLAUSE = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 @cache
-def _insert_returning(mapper: Mapper, given: tuple[str, ...],
-                      many: bool) -> tuple[Insert, tuple[str, ...]]:
+def _insert_returning(mapper: Mapper, given: tuple[str, ...], many: bool,
+                      unless_exists: tuple[str, ...] = (),
+                      dialect: str = "") -> tuple[Insert, tuple[str, ...]]:
     """INSERT of the `given` columns returning every other one (the key, Python defaults),
-    and the attributes the returned values belong to."""
+    and the attributes the returned values belong to. With `unless_exists` (the columns of a
+    unique constraint), ON CONFLICT DO NOTHING, in the syntax of the `dialect`."""
     table, attributes = mapper.local_table, _attribute_keys(mapper)
     returned = [column for column in table.c if column.key not in given]
-    statement = insert(table).returning(*returned, sort_by_parameter_order=many)
+    if unless_exists:
+        statement = _INSERTS_WITH_CONFLICT_CLAUSE[dialect](table).on_conflict_do_nothing(
+            index_elements=[table.c[column] for column in unless_exists])
+    else:
+        statement = insert(table)
+    statement = statement.returning(*returned, sort_by_parameter_order=many)
     return statement, tuple(attributes[column.key] for column in returned)
 
 
@@ -224,14 +235,41 @@ def insert_now(session: Session, *objects: Base) -> None:
     given = _set_columns(objects[0], attributes)
     if any(_set_columns(obj, attributes) != given for obj in objects[1:]):
         raise ValueError("insert_now: every object must have the same attributes set")
-    rows = [{column: getattr(obj, attributes[column]) for column in given} for obj in objects]
+    rows = [_row(obj, given, attributes) for obj in objects]
     many = len(rows) > 1
     statement, returned_attributes = _insert_returning(mapper, given, many)
     returned = session.execute(statement, rows if many else rows[0]).all()
     for obj, values in zip(objects, returned, strict=True):
-        inspect(obj).dict.update(zip(returned_attributes, values, strict=True))
-        make_transient_to_detached(obj)
-        session.add(obj)
+        _as_loaded(session, obj, returned_attributes, values)
+
+
+def insert_once(session: Session, obj: Base, *, unless_exists: tuple[str, ...]) -> bool:
+    """insert_now of one object, unless a row with the same values in the `unless_exists`
+    columns (a unique constraint) exists: INSERT ... ON CONFLICT DO NOTHING, one statement
+    where a look-up first, then a savepoint to catch a concurrent insert, took four. False
+    when the row exists, the object then left out of the session. On PostgreSQL a row a
+    concurrent transaction inserted but has not committed yet makes this wait for it: a
+    commit means the row exists, a rollback that this one is inserted."""
+    mapper = inspect(obj).mapper
+    attributes = _attribute_keys(mapper)
+    given = _set_columns(obj, attributes)
+    statement, returned_attributes = _insert_returning(
+        mapper, given, False, unless_exists, session.get_bind().dialect.name)
+    values = session.execute(statement, _row(obj, given, attributes)).first()
+    if values is None:
+        return False
+    _as_loaded(session, obj, returned_attributes, values)
+    return True
+
+
+def _row(obj: Base, given: tuple[str, ...], attributes: dict[str, str]) -> dict[str, Any]:
+    return {column: getattr(obj, attributes[column]) for column in given}
+
+
+def _as_loaded(session: Session, obj: Base, attributes: tuple[str, ...], values) -> None:
+    inspect(obj).dict.update(zip(attributes, values, strict=True))
+    make_transient_to_detached(obj)
+    session.add(obj)
 
 
 def _set_columns(obj: Base, attributes: dict[str, str]) -> tuple[str, ...]:

@@ -13,10 +13,10 @@ from email.utils import format_datetime, getaddresses, parseaddr
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from shop.db import is_postgresql, utcnow
+from shop.db import insert_now, insert_once, is_postgresql, utcnow
 from shop.notifications import sealing
 from shop.notifications.models import OutboxAttachment, OutboxEmail
 from shop.notifications.smtp import SmtpMailer
@@ -72,10 +72,6 @@ def enqueue_email(
     envelope_recipient(to)
     if "\r" in subject or "\n" in subject:
         raise ValueError("an email subject cannot contain line breaks")
-    if dedupe_key is not None:
-        existing = _by_dedupe_key(session, dedupe_key)
-        if existing is not None:
-            return existing
     message_id = _new_message_id()
     content = sealing.Content(
         text, html, tuple((a.filename, a.content_type, a.data) for a in attachments))
@@ -85,20 +81,18 @@ def enqueue_email(
         message_id=message_id, to=to, subject=subject, text=content.text, html=content.html,
         sealed=sealed, dedupe_key=dedupe_key, status="pending", attempts=0,
         next_attempt_at=send_after or utcnow(),
-        attachments=[
-            OutboxAttachment(filename=filename, content_type=content_type, data=data)
-            for filename, content_type, data in content.attachments
-        ],
     )
-    try:
-        with session.begin_nested():
-            session.add(email)
-    except IntegrityError:
-        # A concurrent transaction queued the same dedupe_key and committed first.
-        existing = _by_dedupe_key(session, dedupe_key) if dedupe_key is not None else None
-        if existing is None:
-            raise
-        return existing
+    if dedupe_key is None:
+        insert_now(session, email)
+    elif not insert_once(session, email, unless_exists=("dedupe_key",)):
+        # queued before, by this transaction or by one that has committed (PostgreSQL: a
+        # concurrent one this INSERT waited for)
+        return _by_dedupe_key(session, dedupe_key)
+    stored = [OutboxAttachment(email_id=email.id, filename=filename, content_type=content_type,
+                               data=data) for filename, content_type, data in content.attachments]
+    if stored:
+        insert_now(session, *stored)
+    set_committed_value(email, "attachments", stored)
     return email
 
 

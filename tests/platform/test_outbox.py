@@ -287,3 +287,30 @@ def test_concurrent_enqueues_with_one_dedupe_key_make_one_row(app, outbox):
             select(func.count()).select_from(OutboxEmail).where(OutboxEmail.dedupe_key == "race:1")
         )
         assert count == 1
+
+
+@pytest.mark.postgresql_only
+def test_a_dedupe_key_whose_first_writer_rolls_back_is_queued_by_the_one_that_waited(
+        app, outbox):
+    """ON CONFLICT waits for the uncommitted row: a rollback lets the waiting insert go on."""
+    results = {}
+    with app.app_context():
+        first = Session(db.engine)
+        queue(first, dedupe_key="race:2", subject="First")
+
+        def second_writer():
+            with app.app_context(), Session(db.engine) as second:
+                results["subject"] = queue(second, dedupe_key="race:2", subject="Second").subject
+                second.commit()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # blocked on the first transaction's uncommitted key
+        first.rollback()
+        thread.join(10)
+        first.close()
+        assert results["subject"] == "Second"
+        subjects = db.session.scalars(
+            select(OutboxEmail.subject).where(OutboxEmail.dedupe_key == "race:2")).all()
+        assert subjects == ["Second"]

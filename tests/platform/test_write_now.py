@@ -6,7 +6,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from shop.carts.models import Cart
 from shop.carts.services import new_cart_id
-from shop.db import insert_now, is_postgresql, update_now, utcnow
+from shop.db import insert_now, insert_once, is_postgresql, update_now, utcnow
 from shop.orders.models import Order, OrderEvent, OrderLine
 
 
@@ -76,6 +76,21 @@ def test_new_rows_are_rolled_back_with_the_transaction(db_session):
     order_id = order.id
     nested.rollback()
     assert db_session.scalar(select(Order.id).where(Order.id == order_id)) is None
+
+
+def test_insert_once_inserts_unless_the_unique_values_exist(db_session, count_queries):
+    first = _order(number="ONCE-1")
+    db_session.execute(text("SELECT 1"))  # (the test's savepoint begins here)
+    count_queries.count = 0
+    assert insert_once(db_session, first, unless_exists=("number",)) is True
+    assert count_queries.count == 1
+    assert inspect(first).persistent and first.id is not None and first.status == "pending_payment"
+    again = _order(number="ONCE-1", email="b@example.com")
+    assert insert_once(db_session, again, unless_exists=("number",)) is False
+    assert count_queries.count == 2  # the one INSERT ... ON CONFLICT DO NOTHING, no savepoint
+    assert inspect(again).transient and again.id is None
+    emails = db_session.scalars(select(Order.email).where(Order.number == "ONCE-1")).all()
+    assert emails == ["a@example.com"]
 
 
 def test_update_now_records_the_change_as_loaded_and_reads_back_onupdate(
