@@ -1,8 +1,8 @@
 """Stripe webhook events: verified on the raw body, applied once, in any order.
 
 The event id is stored in the same transaction as the event's effect: a duplicate delivery
-finds it and changes nothing; two copies racing meet the unique constraint and one rolls
-back. Stripe delivers at least once and in no particular order, so handlers only move
+finds it and changes nothing; of two copies racing, the second waits on the unique index for
+the first and then changes nothing too (or applies the event, if the first rolled back). Stripe delivers at least once and in no particular order, so handlers only move
 payments forward and, where a snapshot could be stale, ask Stripe for the current object.
 """
 
@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop.db import insert_now, update_now, utcnow
+from shop.db import insert_once, update_now, utcnow
 from shop.errors import BadRequest, ServiceUnavailable
 from shop.orders import services as orders
 from shop.payments import refunds, transitions
@@ -52,10 +52,10 @@ def verify(payload: bytes, signature: str | None) -> dict:
 
 def handle_event(*, session: Session, event: dict) -> bool:
     """Apply one verified event. False if it was seen before (nothing changes)."""
-    if session.scalar(select(StripeEvent.id).where(StripeEvent.event_id == event["id"])):
-        return False
     record = StripeEvent(event_id=event["id"], type=event["type"], received_at=utcnow())
-    insert_now(session, record)  # a concurrent copy of this event now waits here or fails
+    # A concurrent copy of this event waits here for this transaction: one of them applies it
+    if not insert_once(session, record, unless_exists=("event_id",)):
+        return False
     handler = HANDLERS.get(event["type"])
     if handler is not None:
         handler(session, event["data"]["object"])
