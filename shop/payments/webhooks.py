@@ -2,8 +2,9 @@
 
 The event id is stored in the same transaction as the event's effect: a duplicate delivery
 finds it and changes nothing; of two copies racing, the second waits on the unique index for
-the first and then changes nothing too (or applies the event, if the first rolled back). Stripe delivers at least once and in no particular order, so handlers only move
-payments forward and, where a snapshot could be stale, ask Stripe for the current object.
+the first and then changes nothing too (or applies the event, if the first rolled back).
+Stripe delivers at least once and in no particular order, so handlers only move payments
+forward and, where a snapshot could be stale, ask Stripe for the current object.
 """
 
 from __future__ import annotations
