@@ -72,9 +72,9 @@ def new_cart_id() -> str:
 CART = select(Cart).where(Cart.id == bindparam("cart_id")).options(lazyload(Cart.items))
 LOCKED_CART = CART.with_for_update(of=Cart).execution_options(populate_existing=True)
 CART_ITEMS = (
-    select(CartItem, exists().where(CartVoucher.cart_id == bindparam("cart_id"))
-           .label("vouchers_applied"))
-    .where(CartItem.cart_id == bindparam("cart_id")).order_by(CartItem.id)
+    select(CartItem, exists().where(CartVoucher.cart_id == Cart.id).label("vouchers_applied"))
+    .select_from(Cart).outerjoin(Cart.items)  # (an empty cart: one row, no item)
+    .where(Cart.id == bindparam("cart_id")).order_by(CartItem.id)
     .options(joinedload(CartItem.variant).options(
         # a product's texts, JSON lists and the category joined by default: not read here
         joinedload(Variant.product)
@@ -89,7 +89,8 @@ CART_ITEMS = (
 def _with_items(session: Session, cart: Cart | None, *, reload: bool) -> Cart | None:
     if cart is not None and (reload or "items" in inspect(cart).unloaded):
         rows = session.execute(CART_ITEMS, {"cart_id": cart.id}).all()
-        set_committed_value(cart, "items", [row.CartItem for row in rows])
+        items = [row.CartItem for row in rows if row.CartItem is not None]
+        set_committed_value(cart, "items", items)
         cart.vouchers_applied = rows[0].vouchers_applied if rows else None
     return cart
 

@@ -226,6 +226,20 @@ def test_checkout_asks_for_applied_vouchers_only_when_the_cart_has_some(
     assert order.amount_due == order.total_amount - (1000 if with_voucher else 0)
 
 
+@pytest.mark.parametrize("with_voucher", [False, True])
+def test_an_empty_cart_tells_whether_it_has_vouchers_too(client, db_session, statements,
+                                                          with_voucher):
+    goods = make_variant(db_session, price=4000, stock=3)
+    issued = issue_money(db_session, 1000)
+    cart_id = new_cart(client)
+    if with_voucher:
+        apply(client, cart_id, issued.code)
+    statements.clear()
+    cart = add(client, cart_id, goods.sku).json
+    assert sum(map(reads_applied_vouchers, statements)) == (1 if with_voucher else 0)
+    assert len(cart["vouchers"]["applied"]) == (1 if with_voucher else 0)
+
+
 def test_holds_lower_the_amount_due_and_are_released_on_cancel(db_session):
     goods = make_variant(db_session, price=4000, stock=3)
     issued = issue_money(db_session, 2500)
