@@ -66,10 +66,10 @@ def add_event(order: Order, type_: str, **data) -> None:
     if session is None or order.id is None or "events" not in inspect(order).unloaded:
         order.events.append(event)
         return
-    # The timeline is not loaded: loading it only to append would cost a SELECT. A later read
-    # of order.events autoflushes this row first, so it still finds it.
+    # The timeline is not loaded: loading it only to append would cost a SELECT. The row is
+    # written at once (no flush), so a later read of order.events finds it.
     event.order_id = order.id
-    session.add(event)
+    insert_now(session, event)
 
 
 # Built once (see carts.services.CART): every transition of an order starts here.
@@ -123,7 +123,7 @@ def _convert_reservations(session: Session, order: Order) -> None:
                 session=session, variant_id=reservation.variant_id,
                 quantity=reservation.quantity, order_id=order.id,
             )
-            reservation.status = "converted"
+            update_now(session, reservation, status="converted")
 
 
 def _release_reservations(session: Session, order: Order) -> None:
@@ -172,8 +172,10 @@ def mark_paid(
         return PaidResult(order, changed=True, must_refund=True)
     if not was_released:
         _convert_reservations(session, order)
-    order.status, order.paid_at, order.payment_reference = "paid", utcnow(), reference
-    order.cancelled_at = order.cancel_reason = None
+    # Written at once, as the payment webhook's other writes: a flush of the order, its event
+    # and its reservations cost more than the statements themselves.
+    update_now(session, order, status="paid", paid_at=utcnow(), payment_reference=reference,
+               cancelled_at=None, cancel_reason=None)
     add_event(order, "paid", amount=amount_received, reference=reference,
               after_release=was_released)
     for hook in on_paid:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shop.db import update_now
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.payments import refunds
@@ -125,8 +126,7 @@ def settle_paid(*, session: Session, payment: Payment, amount_received: int,
     """The money arrived: the order becomes paid (or, if its stock is gone, is refunded)."""
     result = orders.mark_paid(session=session, order_id=payment.order_id,
                               amount_received=amount_received, reference=reference)
-    payment.status, payment.last_error = "succeeded", None
-    session.flush()
+    update_now(session, payment, status="succeeded", last_error=None)
     if result.must_refund:
         refunds.refund_automatically(session=session, payment=payment, order=result.order,
                                      amount=amount_received)

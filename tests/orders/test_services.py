@@ -45,6 +45,18 @@ def test_paid_turns_the_reservation_into_a_sale(db_session):
     assert [e.type for e in order.events] == ["placed", "paid"]
 
 
+def test_paid_is_written_at_once_and_leaves_nothing_to_flush(db_session):
+    serum = make_variant(db_session, stock=5)
+    order = place_order(db_session, [(serum, 2)]).order
+    orders.mark_paid(session=db_session, order_id=order.id, amount_received=order.amount_due,
+                     reference="pi_now")
+    assert not (db_session.dirty or db_session.new)
+    db_session.expire_all()  # what the database holds, not the session's copies
+    assert (order.status, order.payment_reference) == ("paid", "pi_now") and order.paid_at
+    assert {r.status for r in order.reservations} == {"converted"}
+    assert [e.type for e in order.events] == ["placed", "paid"]
+
+
 def test_confirmation_email_lists_lines_totals_and_vat(db_session):
     variant = make_variant(db_session, price=1250, stock=5, name="Moist Serum")
     order = place_order(db_session, [(variant, 2)], shipping_method="uk-next-day").order
