@@ -246,9 +246,9 @@ def insert_now(session: Session, *objects: Base) -> None:
 def insert_once(session: Session, obj: Base, *, unless_exists: tuple[str, ...]) -> bool:
     """insert_now of one object, unless a row with the same values in the `unless_exists`
     columns (a unique constraint) exists: INSERT ... ON CONFLICT DO NOTHING, one statement
-    where a look-up first, then a savepoint to catch a concurrent insert, took four. False
-    when the row exists, the object then left out of the session. On PostgreSQL a row a
-    concurrent transaction inserted but has not committed yet makes this wait for it: a
+    where a look-up, then a savepoint around the INSERT to catch a concurrent one, take four.
+    False when the row exists, the object then left out of the session. On PostgreSQL a row
+    a concurrent transaction inserted but has not committed yet makes this wait for it: a
     commit means the row exists, a rollback that this one is inserted."""
     mapper = inspect(obj).mapper
     attributes = _attribute_keys(mapper)

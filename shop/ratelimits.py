@@ -68,7 +68,6 @@ class ShopLimiter(Limiter):
         with app.app_context():
             super().init_app(app)
 
-
     def _check_request_limit(self, callable_name: str | None = None,
                              in_middleware: bool = True) -> None:
         # Flask-Limiter runs this before every request, where it enforces only application-wide,
