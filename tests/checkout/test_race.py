@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,7 +13,6 @@ from sqlalchemy import func, select
 from shop import create_app
 from shop.carts import services as carts
 from shop.carts.models import Cart
-from shop.catalogue.models import Variant
 from shop.checkout import services as checkout
 from shop.errors import Conflict
 from shop.extensions import db
@@ -115,24 +115,15 @@ def test_last_units_sell_exactly_once_under_a_free_for_all(race_app):
     assert_ledger_consistent(race_app, variant_id, cart_ids)
 
 
-@pytest.mark.postgresql_only
-def test_a_checkout_waiting_for_the_cart_lock_reads_the_items_as_committed_before_it(race_app):
-    """The items are read after the cart row is locked: a change committed while the checkout
-    waited for the lock (a quantity raised, a line added) is what the order holds."""
-    with race_app.app_context():
-        first, second = make_variant(db.session, stock=10), make_variant(db.session, stock=10)
-        cart_id = make_cart(db.session, [(first, 1)]).id
-        first_id, second_id = first.id, second.id
-        db.session.commit()
-        db.session.remove()
+def checkout_behind(app, cart_id: str, change: Callable[[], None],
+                    read: Callable[[Order], dict]) -> dict:
+    """`change` locks the cart and changes it in a session of its own, committed half a second
+    later; meanwhile a checkout of the cart waits for the lock. What `read` takes of its order."""
     holding, placed = threading.Event(), {}
 
-    def change_cart_while_holding_the_lock() -> None:
-        with race_app.app_context():
-            cart = carts.lock_open_cart(session=db.session, cart_id=cart_id, user=None)
-            cart.items[0].quantity = 3
-            carts.add_item(session=db.session, cart_id=cart_id, user=None,
-                           sku=db.session.get(Variant, second_id).sku, quantity=2)
+    def change_while_holding_the_lock() -> None:
+        with app.app_context():
+            change()
             db.session.flush()
             holding.set()
             time.sleep(0.5)  # the checkout below is waiting for the cart row now
@@ -141,20 +132,43 @@ def test_a_checkout_waiting_for_the_cart_lock_reads_the_items_as_committed_befor
 
     def check_out() -> None:
         holding.wait(5)
-        with race_app.app_context():
+        with app.app_context():
             order = checkout.place_order(session=db.session, cart_id=cart_id, user=None,
                                          email="waiter@example.com",
                                          shipping_method="click-and-collect").order
-            placed.update({line.variant_id: line.quantity for line in order.lines})
+            placed.update(read(order))
             db.session.commit()
             db.session.remove()
 
-    threads = [threading.Thread(target=change_cart_while_holding_the_lock),
+    threads = [threading.Thread(target=change_while_holding_the_lock),
                threading.Thread(target=check_out)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
+    return placed
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.slow
+def test_a_checkout_waiting_for_the_cart_lock_reads_the_items_as_committed_before_it(race_app):
+    """The items are read after the cart row is locked: a change committed while the checkout
+    waited for the lock (a quantity raised, a line added) is what the order holds."""
+    with race_app.app_context():
+        first, second = make_variant(db.session, stock=10), make_variant(db.session, stock=10)
+        cart_id = make_cart(db.session, [(first, 1)]).id
+        first_id, second_id, second_sku = first.id, second.id, second.sku
+        db.session.commit()
+        db.session.remove()
+
+    def raise_and_add() -> None:
+        cart = carts.lock_open_cart(session=db.session, cart_id=cart_id, user=None)
+        cart.items[0].quantity = 3
+        carts.add_item(session=db.session, cart_id=cart_id, user=None, sku=second_sku,
+                       quantity=2)
+
+    placed = checkout_behind(race_app, cart_id, raise_and_add, lambda order: {
+        line.variant_id: line.quantity for line in order.lines})
     assert placed == {first_id: 3, second_id: 2}
 
 
@@ -169,30 +183,9 @@ def test_a_voucher_applied_while_a_checkout_waited_for_the_cart_is_held_by_its_o
         code = issue_money(db.session, 1000).code
         db.session.commit()
         db.session.remove()
-    holding, placed = threading.Event(), {}
-
-    def apply_while_holding_the_lock() -> None:
-        with race_app.app_context():
-            voucher_checkout.apply_code(session=db.session, cart_id=cart_id, user=None, code=code)
-            holding.set()
-            time.sleep(0.5)  # the checkout below is waiting for the cart row now
-            db.session.commit()
-            db.session.remove()
-
-    def check_out() -> None:
-        holding.wait(5)
-        with race_app.app_context():
-            order = checkout.place_order(session=db.session, cart_id=cart_id, user=None,
-                                         email="waiter@example.com",
-                                         shipping_method="click-and-collect").order
-            placed.update(total=order.total_amount, due=order.amount_due)
-            db.session.commit()
-            db.session.remove()
-
-    threads = [threading.Thread(target=apply_while_holding_the_lock),
-               threading.Thread(target=check_out)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    placed = checkout_behind(
+        race_app, cart_id,
+        lambda: voucher_checkout.apply_code(session=db.session, cart_id=cart_id, user=None,
+                                            code=code),
+        lambda order: {"total": order.total_amount, "due": order.amount_due})
     assert placed["due"] == placed["total"] - 1000

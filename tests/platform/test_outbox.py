@@ -262,55 +262,48 @@ def test_backoff_doubles_then_caps():
     assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
-@pytest.mark.postgresql_only
-def test_concurrent_enqueues_with_one_dedupe_key_make_one_row(app, outbox):
-    """The second transaction waits on the unique index, then returns the committed row."""
+def enqueue_behind(app, dedupe_key: str, first_ends: str) -> tuple[int, OutboxEmail]:
+    """A first session queues `dedupe_key` and keeps it uncommitted while a second one queues
+    the same key (it must wait), then ends with `first_ends` ("commit" or "rollback"). The id
+    of the first session's row and what the second session's enqueue returned."""
     results = {}
     with app.app_context():
         first = Session(db.engine)
-        row = queue(first, dedupe_key="race:1")
+        first_id = queue(first, dedupe_key=dedupe_key, subject="First").id
 
         def second_writer():
-            with app.app_context(), Session(db.engine) as second:
-                results["row"] = queue(second, dedupe_key="race:1").id
+            with app.app_context(), Session(db.engine, expire_on_commit=False) as second:
+                results["row"] = queue(second, dedupe_key=dedupe_key, subject="Second")
                 second.commit()
 
         thread = threading.Thread(target=second_writer)
         thread.start()
         thread.join(0.5)
         assert thread.is_alive()  # blocked on the first transaction's uncommitted key
-        first.commit()
+        getattr(first, first_ends)()
         thread.join(10)
-        assert results["row"] == row.id
         first.close()
-        count = db.session.scalar(
-            select(func.count()).select_from(OutboxEmail).where(OutboxEmail.dedupe_key == "race:1")
-        )
-        assert count == 1
+    return first_id, results["row"]
+
+
+def subjects_queued_as(app, dedupe_key: str) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(
+            select(OutboxEmail.subject).where(OutboxEmail.dedupe_key == dedupe_key)))
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_enqueues_with_one_dedupe_key_make_one_row(app, outbox):
+    """The second transaction waits on the unique index, then returns the committed row."""
+    first_id, second = enqueue_behind(app, "race:1", "commit")
+    assert second.id == first_id and second.subject == "First"
+    assert subjects_queued_as(app, "race:1") == ["First"]
 
 
 @pytest.mark.postgresql_only
 def test_a_dedupe_key_whose_first_writer_rolls_back_is_queued_by_the_one_that_waited(
         app, outbox):
     """ON CONFLICT waits for the uncommitted row: a rollback lets the waiting insert go on."""
-    results = {}
-    with app.app_context():
-        first = Session(db.engine)
-        queue(first, dedupe_key="race:2", subject="First")
-
-        def second_writer():
-            with app.app_context(), Session(db.engine) as second:
-                results["subject"] = queue(second, dedupe_key="race:2", subject="Second").subject
-                second.commit()
-
-        thread = threading.Thread(target=second_writer)
-        thread.start()
-        thread.join(0.5)
-        assert thread.is_alive()  # blocked on the first transaction's uncommitted key
-        first.rollback()
-        thread.join(10)
-        first.close()
-        assert results["subject"] == "Second"
-        subjects = db.session.scalars(
-            select(OutboxEmail.subject).where(OutboxEmail.dedupe_key == "race:2")).all()
-        assert subjects == ["Second"]
+    _, second = enqueue_behind(app, "race:2", "rollback")
+    assert second.subject == "Second"
+    assert subjects_queued_as(app, "race:2") == ["Second"]
