@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, exists, inspect, or_, select
+from sqlalchemy import bindparam, delete, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -96,11 +96,15 @@ def _with_items(session: Session, cart: Cart | None, *, reload: bool) -> Cart | 
 
 
 def _find_cart(session: Session, cart_id: str, user: User | None, *, lock: bool) -> Cart:
-    """A guest cart is open to whoever holds its id; a customer's cart only to that customer."""
     cart = session.scalar(LOCKED_CART if lock else CART, {"cart_id": cart_id})
+    _check_owner(cart, user)
+    return _with_items(session, cart, reload=lock)
+
+
+def _check_owner(cart: Cart | None, user: User | None) -> None:
+    """A guest cart is open to whoever holds its id; a customer's cart only to that customer."""
     if cart is None or (cart.user_id is not None and (user is None or user.id != cart.user_id)):
         raise NotFound("No such cart.", code="cart_not_found")
-    return _with_items(session, cart, reload=lock)
 
 
 def require_open(cart: Cart) -> None:
@@ -115,6 +119,28 @@ def lock_open_cart(*, session: Session, cart_id: str, user: User | None) -> Cart
     cart = _find_cart(session, cart_id, user, lock=True)
     require_open(cart)
     return cart
+
+
+_CARTS = Cart.__table__
+# Checkout's first statement locks an open cart by marking it checked out (the mark is rolled
+# back with the rest if the checkout fails): one statement where a locking SELECT and an
+# UPDATE took two.
+CHECK_OUT = select(Cart).from_statement(
+    update(_CARTS).where(_CARTS.c.id == bindparam("cart_id"), _CARTS.c.status == "open")
+    .values(status="checked_out", updated_at=bindparam("now")).returning(*_CARTS.c)
+).execution_options(populate_existing=True)
+
+
+def check_out(*, session: Session, cart_id: str, user: User | None) -> Cart:
+    """The open cart, locked, its status already `checked_out`, with its items read after the
+    lock; the errors of lock_open_cart otherwise."""
+    cart = session.scalar(CHECK_OUT, {"cart_id": cart_id, "now": utcnow()})
+    if cart is None:  # missing, not open, or reopened since (a checkout whose payment failed)
+        cart = lock_open_cart(session=session, cart_id=cart_id, user=user)
+        update_now(session, cart, status="checked_out", updated_at=utcnow())
+        return cart
+    _check_owner(cart, user)
+    return _with_items(session, cart, reload=True)
 
 
 def get_cart(*, session: Session, cart_id: str, user: User | None) -> Cart:

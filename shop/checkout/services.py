@@ -124,7 +124,7 @@ def place_order(
     now: datetime | None = None,
 ) -> PlacedOrder:
     """Lock the cart, snapshot it into a pending order and reserve its stock."""
-    cart = carts.lock_open_cart(session=session, cart_id=cart_id, user=user)
+    cart = carts.check_out(session=session, cart_id=cart_id, user=user)
     priced = carts.price(cart, shipping_method)
     _check_purchasable(priced)
     method, address = _delivery(priced, shipping_method, shipping_address)
@@ -138,10 +138,9 @@ def place_order(
                        expires_at=expires_at,
                        access_token_hash=hash_token(token) if token else None)
     _insert_order(session, order, priced)
-    # Written at once (Core statements, no flush), before the first stock row is locked, so
+    # Written at once (a Core statement, no flush), before the first stock row is locked, so
     # that the stock rows are held for as short a time as possible.
     update_now(session, order, number=orders.order_number(order.id))
-    update_now(session, cart, status="checked_out", updated_at=utcnow())
     orders.reserve_stock(session=session, order=order, expires_at=expires_at)
     for hook in on_order_placed:
         hook(session=session, order=order, cart=cart)

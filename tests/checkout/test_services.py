@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from shop.accounts.auth import hash_token
+from shop.carts import services as carts
 from shop.carts.models import Cart
 from shop.catalogue.models import Product
 from shop.checkout import services as checkout
@@ -91,6 +92,21 @@ def test_an_inactive_product_blocks_checkout(db_session):
         checkout.place_order(session=db_session, cart_id=cart.id, user=None, email="a@b.example",
                              shipping_method="click-and-collect")
     assert refused.value.extra["items"][0]["problems"] == ["unavailable"]
+
+
+def test_a_cart_the_marking_update_missed_is_checked_out_after_its_lock(db_session,
+                                                                        monkeypatch):
+    """Checkout marks the cart checked out with its first statement. If that UPDATE finds the
+    cart not open and the locking read after it finds it open (a checkout whose payment failed
+    reopened it meanwhile), the cart is checked out all the same."""
+    table = Cart.__table__
+    monkeypatch.setattr(carts, "CHECK_OUT", select(Cart).from_statement(
+        update(table).where(table.c.id == bindparam("cart_id"), table.c.status == "reopening")
+        .values(updated_at=bindparam("now")).returning(*table.c)))
+    variant = make_variant(db_session, stock=5)
+    order = place_order(db_session, [(variant, 1)]).order
+    assert db_session.get(Cart, order.cart_id).status == "checked_out"
+    assert level(db_session, variant.id).reserved == 1
 
 
 def test_an_empty_cart_cannot_be_checked_out(db_session):
