@@ -22,7 +22,7 @@ from shop.carts import pricing
 from shop.carts import services as carts
 from shop.carts.models import Cart
 from shop.checkout import shipping
-from shop.db import insert_now, update_now, utcnow
+from shop.db import insert_now, utcnow
 from shop.errors import Conflict, ValidationFailed
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderLine
@@ -78,7 +78,7 @@ def _new_order(
     access_token_hash: str | None,
 ) -> Order:
     return Order(
-        number=f"TMP-{secrets.token_hex(12)}", status="pending_payment", email=email,
+        status="pending_payment", email=email,
         user_id=user.id if user else None, cart_id=cart.id, currency=priced.currency,
         subtotal_amount=priced.subtotal.amount, shipping_amount=priced.shipping.amount,
         discount_amount=priced.discount.amount, vat_amount=priced.vat.amount,
@@ -138,9 +138,6 @@ def place_order(
                        expires_at=expires_at,
                        access_token_hash=hash_token(token) if token else None)
     _insert_order(session, order, priced)
-    # Written at once (a Core statement, no flush), before the first stock row is locked, so
-    # that the stock rows are held for as short a time as possible.
-    update_now(session, order, number=orders.order_number(order.id))
     orders.reserve_stock(session=session, order=order, expires_at=expires_at)
     for hook in on_order_placed:
         hook(session=session, order=order, cart=cart)

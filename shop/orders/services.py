@@ -27,8 +27,6 @@ from shop.inventory import services as inventory
 from shop.notifications import services as notifications
 from shop.orders import emails
 from shop.orders.models import (
-    ORDER_NUMBER_OFFSET,
-    ORDER_NUMBER_PREFIX,
     Order,
     OrderEvent,
     StockReservation,
@@ -50,10 +48,6 @@ class PaidResult:
     order: Order
     changed: bool
     must_refund: bool = False
-
-
-def order_number(order_id: int) -> str:
-    return f"{ORDER_NUMBER_PREFIX}{ORDER_NUMBER_OFFSET + order_id}"
 
 
 def new_event(order_id: int | None, type_: str, **data) -> OrderEvent:

@@ -8,10 +8,11 @@ from shop.carts.models import Cart
 from shop.carts.services import new_cart_id
 from shop.db import insert_now, insert_once, is_postgresql, update_now, utcnow
 from shop.orders.models import Order, OrderEvent, OrderLine
+from shop.payments.models import StripeEvent
 
 
 def _order(**overrides) -> Order:
-    values = dict(number=f"T-{new_cart_id()[:12]}", email="a@example.com", currency="GBP",
+    values = dict(email="a@example.com", currency="GBP",
                   subtotal_amount=1000, vat_amount=167, total_amount=1000, amount_due=1000)
     return Order(**{**values, **overrides})
 
@@ -79,18 +80,19 @@ def test_new_rows_are_rolled_back_with_the_transaction(db_session):
 
 
 def test_insert_once_inserts_unless_the_unique_values_exist(db_session, count_queries):
-    first = _order(number="ONCE-1")
+    first = StripeEvent(event_id="evt_once", type="first")
     db_session.execute(text("SELECT 1"))  # (the test's savepoint begins here)
     count_queries.count = 0
-    assert insert_once(db_session, first, unless_exists=("number",)) is True
+    assert insert_once(db_session, first, unless_exists=("event_id",)) is True
     assert count_queries.count == 1
-    assert inspect(first).persistent and first.id is not None and first.status == "pending_payment"
-    again = _order(number="ONCE-1", email="b@example.com")
-    assert insert_once(db_session, again, unless_exists=("number",)) is False
+    assert inspect(first).persistent and first.id is not None and first.received_at is not None
+    again = StripeEvent(event_id="evt_once", type="again")
+    assert insert_once(db_session, again, unless_exists=("event_id",)) is False
     assert count_queries.count == 2  # the one INSERT ... ON CONFLICT DO NOTHING, no savepoint
     assert inspect(again).transient and again.id is None
-    emails = db_session.scalars(select(Order.email).where(Order.number == "ONCE-1")).all()
-    assert emails == ["a@example.com"]
+    types = db_session.scalars(
+        select(StripeEvent.type).where(StripeEvent.event_id == "evt_once")).all()
+    assert types == ["first"]
 
 
 def test_update_now_records_the_change_as_loaded_and_reads_back_onupdate(
@@ -100,14 +102,14 @@ def test_update_now_records_the_change_as_loaded_and_reads_back_onupdate(
     insert_now(db_session, order)
     before = order.updated_at
     count_queries.count = 0
-    update_now(db_session, order, number="SK-1", amount_due=0)
+    update_now(db_session, order, email="sk@example.com", amount_due=0)
     assert count_queries.count == 1  # UPDATE ... RETURNING updated_at
-    assert (order.number, order.amount_due) == ("SK-1", 0)
+    assert (order.email, order.amount_due) == ("sk@example.com", 0)
     assert order.updated_at >= before
     assert not inspect(order).modified and not db_session.dirty
     stored = db_session.execute(
-        text("SELECT number, amount_due FROM orders WHERE id = :id"), {"id": order.id}).one()
-    assert tuple(stored) == ("SK-1", 0)
+        text("SELECT email, amount_due FROM orders WHERE id = :id"), {"id": order.id}).one()
+    assert tuple(stored) == ("sk@example.com", 0)
 
 
 def test_update_now_flushes_what_is_pending_first(db_session):
