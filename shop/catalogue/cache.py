@@ -8,7 +8,7 @@ those at three quarters of a hit's cost; the hit is now a dict look-up. Only res
 catalogue blueprint marks as cacheable (shop/catalogue/routes.py) are stored, so nothing
 private can be replayed; the key holds everything such a response depends on: the catalogue
 version, host, path, query string and Origin (CORS headers vary with it). Per-request
-headers are made fresh on a hit: X-Request-ID (as shop/http.py makes it) and Date. A matching
+headers are made fresh on a hit: X-Request-ID (shop.http.request_id) and Date. A matching
 If-None-Match gets a 304. The catalogue routes carry no rate limit, so skipping the limiter
 changes nothing today; a global default limit would not apply to cache hits.
 
@@ -30,7 +30,6 @@ BUILD_WAIT_SECONDS) and replay what it stored, or answer themselves if it stored
 from __future__ import annotations
 
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from werkzeug.http import http_date, parse_etags, unquote_etag
 from shop.catalogue.listing import read_without_transaction
 from shop.catalogue_version import current_catalogue_version
 from shop.extensions import db
-from shop.http import REQUEST_ID_PATTERN
+from shop.http import request_id
 
 STORE_FLAG = "shop.catalogue_cache.store"
 CLOCK_KEY = "shop.catalogue_version_clock"
@@ -183,9 +182,8 @@ class CatalogueResponseCache:
         return self.wsgi_app(environ, start_response)  # nothing was stored: answer it ourselves
 
     def _replay(self, entry: Cached, environ: dict, start_response: Callable) -> list[bytes]:
-        incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
-        headers = [*entry.headers, ("Date", self._http_date()), ("X-Request-ID", request_id)]
+        headers = [*entry.headers, ("Date", self._http_date()),
+                   ("X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID", "")))]
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and entry.etag and parse_etags(if_none_match).contains_weak(entry.etag):
             start_response("304 NOT MODIFIED",
