@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop import config as shop_config
 from shop.db import (
+    attach_reader_engine,
     discard_closed_connections,
     install_sqlite_behaviour,
     plan_with_values,
@@ -68,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         discard_closed_connections(db.engine)
         plan_with_values(db.engine)
         track_writes(db.engine)
+        attach_reader_engine(db.engine, app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     limiter.init_app(app)
     cors.init_app(
         app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},

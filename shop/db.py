@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     Update,
     bindparam,
+    create_engine,
     event,
     insert,
     inspect,
@@ -108,6 +109,26 @@ def discard_closed_connections(engine: Engine) -> None:
             raise DisconnectionError("the server closed this pooled connection")
 
     engine._shop_discards_closed = True  # type: ignore[attr-defined]
+
+
+def attach_reader_engine(engine: Engine, options: dict) -> None:
+    """Give a PostgreSQL engine a twin whose connections stay in autocommit, with a pool of its
+    own (`options` as the engine was made with), for reads that need no transaction
+    (reader_engine); disposing the engine disposes it too. Switching a pooled connection to
+    autocommit for each such read and back when it was returned cost 6% of a catalogue
+    page's CPU."""
+    if engine.dialect.name != "postgresql" or hasattr(engine, "_shop_reader_engine"):
+        return
+    reader = create_engine(engine.url, **{**options, "isolation_level": "AUTOCOMMIT"})
+    discard_closed_connections(reader)
+    plan_with_values(reader)
+    event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
+    engine._shop_reader_engine = reader  # type: ignore[attr-defined]
+
+
+def reader_engine(engine: Engine) -> Engine | None:
+    """The autocommit twin attach_reader_engine gave `engine`, if any."""
+    return getattr(engine, "_shop_reader_engine", None)
 
 
 PLAN_WITH_VALUES = "shop_plan_with_values"

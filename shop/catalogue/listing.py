@@ -52,7 +52,7 @@ from shop.catalogue.services import (
     reads_in_sort_order,
     sort_keys,
 )
-from shop.db import PLAN_WITH_VALUES
+from shop.db import PLAN_WITH_VALUES, reader_engine
 from shop.errors import NotFound
 from shop.inventory.models import StockLevel
 
@@ -182,9 +182,10 @@ def _page_statement(session: Session, filters: ProductFilters, *, walk: bool = F
 
 def read_without_transaction(session: Session) -> Connection:
     """A connection for the catalogue's reads: when the session has no transaction and would
-    take its connection from the engine, one of the engine's in autocommit, the same one for
-    the rest of the app context (close_reader returns it to the pool); otherwise the session's
-    (tests bind it to a connection already in a transaction).
+    take its connection from the engine, one in autocommit (on PostgreSQL from the engine's
+    autocommit twin, shop.db.attach_reader_engine), the same one for the rest of the app
+    context (close_reader returns it to its pool); otherwise the session's (tests bind it to
+    a connection already in a transaction).
 
     Reads need no transaction: in autocommit the driver skips BEGIN and ROLLBACK, two round
     trips of a cache miss. More: psycopg forgets every prepared statement of a connection
@@ -198,7 +199,9 @@ def read_without_transaction(session: Session) -> Connection:
         return current.connection()
     reader = g.get(READER_KEY)
     if reader is None or reader.closed:
-        reader = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+        autocommit = reader_engine(bind)
+        reader = (autocommit.connect() if autocommit is not None
+                  else bind.connect().execution_options(isolation_level="AUTOCOMMIT"))
         setattr(g, READER_KEY, reader)
     return reader
 
