@@ -1,5 +1,7 @@
 """Every error is RFC 9457 problem+json with a stable code; nothing leaks a 500."""
 
+import io
+
 import pytest
 
 from shop import create_app
@@ -44,6 +46,21 @@ def test_non_json_body_is_415(probe_client):
     response = probe_client.post("/_test/echo", data="a=1",
                                  content_type="application/x-www-form-urlencoded")
     assert_problem(response, 415, "unsupported_media_type")
+
+
+def _chunked(client, body: bytes, content_type: str):
+    """A body sent without Content-Length, as gunicorn hands a chunked one to the app."""
+    return client.post("/_test/echo", input_stream=io.BytesIO(body), content_type=content_type,
+                       headers={"Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_a_chunked_body_meets_the_same_rules(probe_client):
+    assert_problem(_chunked(probe_client, b"a=1", "application/x-www-form-urlencoded"),
+                   415, "unsupported_media_type")
+    refused = _chunked(probe_client, b'{"name": "Ann\\u0000"}', "application/json")
+    assert_problem(refused, 422, "validation_error")
+    assert list(refused.json["errors"]) == ["name"]
 
 
 def test_body_over_the_limit_is_413(app, client, probe_client):
