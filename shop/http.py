@@ -58,9 +58,7 @@ def _refuse_unsupported_body() -> Response | None:
 
 def _refuse_oversized_body() -> Response | None:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if limit and (request.content_length or 0) > limit:
-        return problem(413, "payload_too_large", f"Request bodies are limited to {limit} bytes.")
-    if limit and _streamed_body_exceeds(limit):
+    if limit and ((request.content_length or 0) > limit or _streamed_body_exceeds(limit)):
         return problem(413, "payload_too_large", f"Request bodies are limited to {limit} bytes.")
     return None
 
@@ -77,7 +75,7 @@ def _streamed_body_exceeds(limit: int) -> bool:
     hands back the first `limit` bytes as if they were all (a CSV import would be cut
     short): read it here, and see whether the client sent more."""
     if (request.content_length is not None or "wsgi.input_terminated" not in request.environ
-            or "chunked" not in request.headers.get("Transfer-Encoding", "").lower()):
+            or not _is_chunked()):
         return False
     if len(request.get_data(cache=True)) < limit:
         return False
@@ -101,9 +99,12 @@ def _nul_fields(value: object, name: str = "") -> list[str]:
     return []
 
 
+def _is_chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def _has_body() -> bool:
-    return bool(request.content_length) or (
-        "chunked" in request.headers.get("Transfer-Encoding", "").lower())
+    return bool(request.content_length) or _is_chunked()
 
 
 def _refuse_nul_characters() -> Response | None:
