@@ -9,6 +9,9 @@ or admin bearer tokens), inside the per-test rolled-back transaction. Each respo
   below requires the code itself to be listed, apart from the few the platform may send
   anywhere (PLATFORM_STATUSES);
 - have a documented content type and match the documented schema for its status.
+
+A second test chains calls (schemathesis' stateful phase, links inferred from the schemas)
+on a committed, freshly seeded shop per sequence, under the same checks.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from shop import create_app
+from shop.extensions import db
+from tests.conftest import seed_catalogue
 from tests.fixtures.auth import bearer_for, make_user
+from tests.fixtures.database import wipe_all_tables
 
 # Sent by the HTTP layer before any view runs, on any operation: body too large, a body
 # that is not JSON (media type), a rate limit, the database unreachable. The `default`
@@ -47,7 +53,8 @@ CONFIG = schemathesis.Config.from_dict({
         "examples": {"enabled": True},
         "coverage": {"enabled": True},  # boundary values, missing fields, wrong methods
         "fuzzing": {"enabled": True},
-        "stateful": {"enabled": False},
+        # links inferred from the schemas (test below); valid requests, so chains go deep
+        "stateful": {"enabled": True, "generation": {"mode": "positive"}},
     },
     "generation": {
         "mode": "all",  # valid and invalid requests
@@ -123,3 +130,39 @@ def test_operation_conforms_to_the_document(case, app, db_session, levels, signe
     level = levels.get((case.operation.method.upper(), case.operation.path), "public")
     response = case.call(app=isolated(app), headers=signed_in.get(level, {}))
     case.validate_response(response, checks=CHECKS)
+
+
+# Sequences of calls: schemathesis links operations by what one answers and another takes
+# (a cart's id, a category's slug, a staff member's id) and chains them from a freshly
+# seeded shop, committed for real (each example starts from the wiped and reseeded database).
+STATEFUL = settings(max_examples=25, stateful_step_count=6, derandomize=True, database=None,
+                    deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def test_call_sequences_conform_to_the_document(app, committed, levels):
+    wsgi, headers, answered = isolated(app), {}, []
+
+    class Sequences(schema.as_state_machine()):
+        def setup(self):
+            with app.app_context():
+                db.session.remove()
+                wipe_all_tables(db.engine)
+            seed_catalogue(app)
+            with app.app_context():
+                customer = bearer_for(db.session, make_user(db.session, role="customer"))
+                admin = bearer_for(db.session, make_user(db.session, role="admin"))
+                db.session.commit()
+                db.session.remove()
+            headers.update(customer=customer, optional=customer, staff=admin, admin=admin)
+
+        def get_call_kwargs(self, case):
+            level = levels.get((case.method.upper(), case.path), "public")
+            return {"app": wsgi, "headers": headers.get(level, {})}
+
+        def validate_response(self, response, case, **kwargs):
+            answered.append((case.path, response.status_code))
+            case.validate_response(response, checks=CHECKS)
+
+    Sequences.run(settings=STATEFUL)
+    # the links led somewhere: some call on a path with parameters found its resource
+    assert any("{" in path and status < 300 for path, status in answered)
