@@ -62,9 +62,30 @@ class StrictParser(FlaskParser):
 
 
 class Blueprint(SmorestBlueprint):
-    """Every API blueprint: strict argument parsing."""
+    """Every API blueprint: strict argument parsing, and operation ids."""
 
     ARGUMENTS_PARSER = StrictParser()
+
+    def _store_endpoint_docs(self, endpoint, obj, parameters, tags, **options):
+        """As flask-smorest's, and every operation gets an operationId, `<blueprint>_<view>`:
+        client generators name their methods after it, and links (below) point at it."""
+        super()._store_endpoint_docs(endpoint, obj, parameters, tags, **options)
+        methods = [key for key in self._docs[endpoint] if key.upper() in self.HTTP_METHODS]
+        for method in methods:
+            suffix = f"_{method}" if len(methods) > 1 else ""
+            manual = self._docs[endpoint][method].setdefault("manual_doc", {})
+            manual.setdefault("operationId", f"{self.name}_{endpoint}{suffix}")
+
+    @staticmethod
+    def link(status: int | tuple[int, ...], name: str, operation_id: str, description: str,
+             **parameters: str):
+        """Document an OpenAPI link: which values of this response (of each status given)
+        another operation takes, as runtime expressions (`$response.body#/id`)."""
+        link = {"operationId": operation_id, "parameters": parameters,
+                "description": description}
+        statuses = status if isinstance(status, tuple) else (status,)
+        return SmorestBlueprint.doc(
+            responses={code: {"links": {name: link}} for code in statuses})
 
     def arguments(self, schema, *, location="json", **kwargs):
         """As flask-smorest's, and a JSON body also documents the 400 that a body which is
