@@ -77,29 +77,16 @@ class Blueprint(SmorestBlueprint):
             manual.setdefault("operationId", f"{self.name}_{endpoint}{suffix}")
 
     @staticmethod
-    def link(status: int | tuple[int, ...], name: str, operation_id: str, description: str,
-             **parameters: str):
-        """Document an OpenAPI link: which values of this response (of each status given)
-        another operation takes, as runtime expressions (`$response.body#/id`)."""
-        link = {"operationId": operation_id, "parameters": parameters,
-                "description": description}
+    def links(status: int | tuple[int, ...], parameters: dict[str, str],
+              **targets: tuple[str, str]):
+        """Document OpenAPI links: the operations (name=(operationId, description)) that take
+        values of this response (of each status given), as runtime expressions
+        (`{"cart_id": "$response.body#/id"}`)."""
+        links = {name: {"operationId": operation_id, "parameters": parameters,
+                        "description": description}
+                 for name, (operation_id, description) in targets.items()}
         statuses = status if isinstance(status, tuple) else (status,)
-        return SmorestBlueprint.doc(
-            responses={code: {"links": {name: link}} for code in statuses})
-
-    def arguments(self, schema, *, location="json", **kwargs):
-        """As flask-smorest's, and a JSON body also documents the 400 that a body which is
-        not JSON at all gets (before validation, which is the 422)."""
-        decorate = super().arguments(schema, location=location, **kwargs)
-        if location != "json":
-            return decorate
-
-        def decorator(func):
-            wrapper = decorate(func)
-            wrapper._apidoc["arguments"]["responses"].setdefault(400, "BAD_REQUEST")
-            return wrapper
-
-        return decorator
+        return SmorestBlueprint.doc(responses={code: {"links": links} for code in statuses})
 
 
 class ShopApi(Api):

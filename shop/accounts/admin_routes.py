@@ -29,8 +29,8 @@ def list_staff(page: int, per_page: int):
 @access("admin")
 @idempotent
 @blp.arguments(schemas.StaffCreateSchema)
-@blp.link(201, "UpdateStaff", "accounts_staff_update_staff", "Change their role or disable them.",
-          user_id="$response.body#/id")
+@blp.links(201, {"user_id": "$response.body#/id"},
+           UpdateStaff=("accounts_staff_update_staff", "Change their role or disable them."))
 @blp.response(201, schemas.StaffSchema)
 @blp.alt_response(409, description="An account with this email exists")
 @blp.alt_response(422, description="Invalid fields or a weak password")

@@ -155,12 +155,10 @@ def list_addresses():
 @access("customer")
 @idempotent
 @me_blp.arguments(schemas.AddressCreateSchema)
-@me_blp.link(201, "GetAddress", "accounts_me_get_address", "Read the address.",
-             address_id="$response.body#/id")
-@me_blp.link(201, "UpdateAddress", "accounts_me_update_address", "Change the address.",
-             address_id="$response.body#/id")
-@me_blp.link(201, "DeleteAddress", "accounts_me_delete_address", "Remove the address.",
-             address_id="$response.body#/id")
+@me_blp.links(201, {"address_id": "$response.body#/id"},
+              GetAddress=("accounts_me_get_address", "Read the address."),
+              UpdateAddress=("accounts_me_update_address", "Change the address."),
+              DeleteAddress=("accounts_me_delete_address", "Remove the address."))
 @me_blp.response(201, schemas.AddressSchema)
 @me_blp.alt_response(409, description="The address book is full")
 @me_blp.alt_response(422, description="Invalid postcode, country or fields")

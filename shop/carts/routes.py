@@ -33,12 +33,10 @@ def _fresh_view(cart_id: str, shipping_method: str | None = None) -> services.Ca
 @blp.route("/carts", methods=["POST"])
 @access("optional")
 @idempotent
-@blp.link((201, 200), "AddItem", "carts_add_item", "Add a SKU to the cart.",
-          cart_id="$response.body#/id")
-@blp.link((201, 200), "GetCart", "carts_get_cart", "Read the cart, priced.",
-          cart_id="$response.body#/id")
-@blp.link((201, 200), "Checkout", "checkout_checkout", "Check the cart out.",
-          cart_id="$response.body#/id")
+@blp.links((201, 200), {"cart_id": "$response.body#/id"},
+           AddItem=("carts_add_item", "Add a SKU to the cart."),
+           GetCart=("carts_get_cart", "Read the cart, priced."),
+           Checkout=("checkout_checkout", "Check the cart out."))
 @blp.response(201, schemas.CartSchema)
 @blp.alt_response(200, schema=schemas.CartSchema, description="The customer's open cart")
 def create_cart():
@@ -62,10 +60,9 @@ def get_cart(cart_id: str, shipping_method: str | None = None):
 @access("optional")
 @idempotent
 @blp.arguments(ITEM_CREATE)
-@blp.link(201, "GetCart", "carts_get_cart", "Read the cart, priced.",
-          cart_id="$request.path.cart_id")
-@blp.link(201, "Checkout", "checkout_checkout", "Check the cart out.",
-          cart_id="$request.path.cart_id")
+@blp.links(201, {"cart_id": "$request.path.cart_id"},
+           GetCart=("carts_get_cart", "Read the cart, priced."),
+           Checkout=("checkout_checkout", "Check the cart out."))
 @blp.response(201, schemas.CartSchema)
 @blp.alt_response(404, description="No such cart, or another customer's")
 @blp.alt_response(409, description="insufficient_stock, product_unavailable, cart_not_open")

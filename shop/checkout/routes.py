@@ -59,10 +59,9 @@ def _start_payment(order: Order, data: dict) -> dict:
 @access("optional")
 @idempotent
 @blp.arguments(CHECKOUT)
-@blp.link(201, "GetOrder", "orders_get_order", "Read the order (a guest adds access_token).",
-          order_id="$response.body#/order/id")
-@blp.link(201, "SyncOrder", "payments_sync_order", "Ask Stripe now (a guest adds access_token).",
-          order_id="$response.body#/order/id")
+@blp.links(201, {"order_id": "$response.body#/order/id"},
+           GetOrder=("orders_get_order", "Read the order (a guest adds access_token)."),
+           SyncOrder=("payments_sync_order", "Ask Stripe now (a guest adds access_token)."))
 @blp.response(201, schemas.CheckoutResultSchema)
 @blp.alt_response(404, description="No such cart, or another customer's")
 @blp.alt_response(409, description="cart_not_purchasable, insufficient_stock, cart_not_open")

@@ -45,10 +45,9 @@ def list_categories(page: int, per_page: int, format: str | None = None):
 @blp.route("/categories", methods=["POST"])
 @access("admin")
 @blp.arguments(schemas.CategoryCreateSchema)
-@blp.link(201, "GetCategory", "admin_catalogue_get_category", "Read the category.",
-          slug="$response.body#/slug")
-@blp.link(201, "UpdateCategory", "admin_catalogue_update_category", "Change the category.",
-          slug="$response.body#/slug")
+@blp.links(201, {"slug": "$response.body#/slug"},
+           GetCategory=("admin_catalogue_get_category", "Read the category."),
+           UpdateCategory=("admin_catalogue_update_category", "Change the category."))
 @blp.response(201, schemas.CategoryAdminSchema)
 @blp.alt_response(409, description="Slug taken")
 def create_category(data: dict):
@@ -118,12 +117,10 @@ def list_products(page: int, per_page: int, format: str | None = None, **filters
 @blp.route("/products", methods=["POST"])
 @access("admin")
 @blp.arguments(schemas.ProductCreateSchema)
-@blp.link(201, "GetProduct", "admin_catalogue_get_product", "Read the product.",
-          slug="$response.body#/slug")
-@blp.link(201, "UpdateProduct", "admin_catalogue_update_product", "Change the product.",
-          slug="$response.body#/slug")
-@blp.link(201, "CreateVariant", "admin_catalogue_create_variant", "Add a variant to the product.",
-          slug="$response.body#/slug")
+@blp.links(201, {"slug": "$response.body#/slug"},
+           GetProduct=("admin_catalogue_get_product", "Read the product."),
+           UpdateProduct=("admin_catalogue_update_product", "Change the product."),
+           CreateVariant=("admin_catalogue_create_variant", "Add a variant to the product."))
 @blp.response(201, schemas.ProductAdminSchema)
 @blp.alt_response(409, description="Slug or SKU taken, or not publishable")
 def create_product(data: dict):
@@ -237,10 +234,9 @@ def list_treatments(page: int, per_page: int, format: str | None = None, **filte
 @blp.route("/treatments", methods=["POST"])
 @access("admin")
 @blp.arguments(schemas.TreatmentCreateSchema)
-@blp.link(201, "GetTreatment", "admin_catalogue_get_treatment", "Read the treatment.",
-          slug="$response.body#/slug")
-@blp.link(201, "UpdateTreatment", "admin_catalogue_update_treatment", "Change the treatment.",
-          slug="$response.body#/slug")
+@blp.links(201, {"slug": "$response.body#/slug"},
+           GetTreatment=("admin_catalogue_get_treatment", "Read the treatment."),
+           UpdateTreatment=("admin_catalogue_update_treatment", "Change the treatment."))
 @blp.response(201, schemas.TreatmentAdminSchema)
 @blp.alt_response(409, description="Slug taken")
 def create_treatment(data: dict):
