@@ -3,11 +3,14 @@
 Hypothesis draws the sequences: carts filled and checked out, PaymentIntents paid on
 localstripe, their `payment_intent.succeeded` events delivered (again and again, and after a
 staff cancel), unpaid orders cancelled by staff, paid ones refunded a unit at a time (restocked
-or not) and cancelled once refunded in full, stock received, damaged and corrected. A plain
-model predicts every answer's status and each variant's on hand and reserved; after every step
-the database must agree with the model and with itself: on hand is the ledger's sum, reserved
-is the sum of live reservations, nothing is reserved beyond what is on hand, and each paid order
-sold its lines once and queued one confirmation email.
+or not) and cancelled once refunded in full, stock received, damaged and corrected, and two
+money vouchers applied to carts (paying part or all of an order) and spent at the clinic's
+till. A plain model predicts every answer's status, each variant's on hand and reserved and
+each voucher's balance and held amount; after every step the database must agree with the
+model and with itself: on hand is the ledger's sum, reserved is the sum of live reservations,
+nothing is reserved beyond what is on hand, a voucher's balance and held amount are its
+ledger's sums and never below zero or above each other, each order is due what the vouchers
+did not pay, and each paid order sold its lines once and queued one confirmation email.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
+from shop.money import Money
+from shop.orders.models import Order as OrderRow
 from shop.orders.models import StockReservation
+from shop.vouchers import services as vouchers
+from shop.vouchers.cart import payable_by_vouchers
 from tests.carts.factories import ledger_sum, level, make_variant
 from tests.fixtures.auth import bearer_for, make_user
 from tests.payments.helpers import (
@@ -37,6 +44,7 @@ from tests.payments.helpers import (
     sales_of,
     stripe_event,
 )
+from tests.vouchers.conftest import assert_ledger_matches
 
 SECRET = "whsec_test_secret"  # app_config's STRIPE_WEBHOOK_SECRET
 MAX_LINE = 10  # CART_LINE_MAX_QUANTITY's default
@@ -48,6 +56,7 @@ MACHINE = settings(max_examples=20, stateful_step_count=30, deadline=None, deran
 class Stock:
     sku: str
     variant_id: int
+    price: int
     on_hand: int
     reserved: int = 0
 
@@ -57,10 +66,23 @@ class Stock:
 
 
 @dataclass
+class Voucher:
+    code: str
+    id: int
+    balance: int
+    held: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+@dataclass
 class Cart:
     id: str
     lines: dict[int, int] = field(default_factory=dict)  # stock index → quantity
     open: bool = True
+    voucher: Voucher | None = None
 
 
 @dataclass
@@ -68,8 +90,11 @@ class Order:
     id: int
     lines: dict[int, int]  # stock index → quantity
     line_ids: dict[int, int]  # stock index → order line id
-    client_secret: str
-    intent_id: str
+    client_secret: str | None  # None when vouchers paid it all
+    intent_id: str | None
+    voucher: Voucher | None = None
+    voucher_share: int = 0
+    voucher_refunded: int = 0
     status: str = "pending_payment"
     paid_in_stripe: bool = False
     sold: bool = False
@@ -91,11 +116,17 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
             self.stock = [self._stocked(price, on_hand)
                           for price, on_hand in ((1000, 4), (1250, 6), (1500, 8))]
             self.orders: list[Order] = []
+            self.vouchers = [self._issued(amount) for amount in (3000, 1200)]
 
         @staticmethod
         def _stocked(price: int, on_hand: int) -> Stock:
             variant = make_variant(db_session, price=price, stock=on_hand)
-            return Stock(variant.sku, variant.id, on_hand)
+            return Stock(variant.sku, variant.id, price, on_hand)
+
+        @staticmethod
+        def _issued(amount: int) -> Voucher:
+            issued = vouchers.issue(session=db_session, kind="money", value=Money(amount, "GBP"))
+            return Voucher(issued.code, issued.voucher.id, amount)
 
         # customers
         @rule(target=carts, index=st.integers(0, 2), quantity=st.integers(1, 3))
@@ -133,13 +164,40 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
                 return
             assert response.status_code == 201, response.json
             cart.open = False
+            total = sum(self.stock[i].price * quantity for i, quantity in cart.lines.items())
+            voucher = cart.voucher if cart.voucher and usable(cart.voucher) else None
+            share = payable_by_vouchers(Money(total, "GBP"), 0, voucher.available) if voucher else 0
+            body, index_of = response.json, {stock.sku: n for n, stock in enumerate(self.stock)}
+            assert body["order"]["totals"]["amount_due"]["amount"] == total - share
+            line_ids = {index_of[line["sku"]]: line["id"] for line in body["order"]["lines"]}
+            payment = body["payment"] or {}
+            order = Order(body["order"]["id"], dict(cart.lines), line_ids,
+                          payment.get("client_secret"), payment.get("payment_intent_id"),
+                          voucher if share else None, share)
+            self.orders.append(order)
             for index, quantity in cart.lines.items():
                 self.stock[index].reserved += quantity
-            body, index_of = response.json, {stock.sku: n for n, stock in enumerate(self.stock)}
-            line_ids = {index_of[line["sku"]]: line["id"] for line in body["order"]["lines"]}
-            self.orders.append(Order(body["order"]["id"], dict(cart.lines), line_ids,
-                                     body["payment"]["client_secret"],
-                                     body["payment"]["payment_intent_id"]))
+            if share:
+                voucher.held += share
+            if share == total:  # nothing left for the card: paid at once
+                assert body["payment"] is None and body["order"]["status"] == "paid"
+                self._settle_paid(order)
+
+        @rule(cart=carts, index=st.integers(0, 1))
+        def apply_voucher(self, cart, index):
+            if cart.voucher is not None:  # one per cart keeps the model's arithmetic plain
+                return
+            voucher = self.vouchers[index]
+            response = client.post(f"/api/v1/carts/{cart.id}/vouchers",
+                                   json={"code": voucher.code})
+            if not cart.open:
+                assert (response.status_code, response.json["code"]) == (409, "cart_not_open")
+            elif not usable(voucher):
+                assert (response.status_code, response.json["code"]) == (
+                    422, "voucher_not_usable"), response.json
+            else:
+                assert response.status_code == 200, response.json
+                cart.voucher = voucher
 
         # Stripe
         @precondition(lambda self: any(o.status == "pending_payment" and not o.paid_in_stripe
@@ -148,6 +206,7 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
         def pay(self, data):
             order = data.draw(st.sampled_from(
                 [o for o in self.orders if o.status == "pending_payment" and not o.paid_in_stripe]))
+            assert order.client_secret is not None
             intent = use_localstripe.pay(order.client_secret)
             assert intent["status"] == "succeeded"
             order.paid_in_stripe = True
@@ -182,6 +241,8 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
                 order.status = "cancelled"
                 for index, quantity in order.lines.items():
                     self.stock[index].reserved -= quantity
+                if order.voucher:
+                    order.voucher.held -= order.voucher_share
 
         @precondition(lambda self: any(o.status == "paid" and o.refundable()
                                        for o in self.orders))
@@ -198,6 +259,26 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
             order.refunded[index] = order.refunded.get(index, 0) + 1
             if restock:
                 self.stock[index].on_hand += 1
+            # vouchers first, then the card
+            to_voucher = min(self.stock[index].price, order.voucher_share - order.voucher_refunded)
+            assert response.json["voucher_amount"]["amount"] == to_voucher, response.json
+            if to_voucher:
+                order.voucher_refunded += to_voucher
+                order.voucher.balance += to_voucher
+
+        # (once the shop has taken a voucher: the till then meets the web shop's holds)
+        @precondition(lambda self: any(order.voucher for order in self.orders))
+        @rule(index=st.integers(0, 1), amount=st.sampled_from([50, 333, 970, 2970]))
+        def spend_at_the_clinic(self, index, amount):
+            voucher = self.vouchers[index]
+            response = client.post(f"/api/v1/admin/vouchers/{voucher.code}/redemptions",
+                                   headers=admin, json={"amount": {"amount": amount,
+                                                                   "currency": "GBP"}})
+            if usable(voucher) and amount <= voucher.available:
+                assert response.status_code == 201, response.json
+                voucher.balance -= amount
+            else:
+                assert response.status_code == 409, response.json
 
         # (only when something runs low, or this rule, always enabled, crowds out the rest)
         @precondition(lambda self: any(stock.available <= 2 for stock in self.stock))
@@ -220,6 +301,9 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
                 for index, quantity in order.lines.items():
                     self.stock[index].on_hand -= quantity
                     self.stock[index].reserved -= quantity
+                if order.voucher:  # the hold becomes a debit
+                    order.voucher.held -= order.voucher_share
+                    order.voucher.balance -= order.voucher_share
 
         @invariant()
         def stock_agrees(self):
@@ -234,11 +318,24 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
                 assert row.reserved == live and 0 <= row.reserved <= row.on_hand
 
         @invariant()
+        def vouchers_agree(self):
+            for voucher in self.vouchers:
+                row = assert_ledger_matches(db_session, voucher.id)
+                assert (row.balance_amount, row.held_amount) == (voucher.balance, voucher.held)
+
+        @invariant()
         def orders_agree(self):
             for order in self.orders:
-                assert reload_order(db_session, order.id).status == order.status
+                row: OrderRow = reload_order(db_session, order.id)
+                assert row.status == order.status
+                assert row.amount_due == row.total_amount - order.voucher_share
                 sold = sum(order.lines.values()) if order.sold else 0
                 assert sales_of(db_session, order.id) == sold
                 assert confirmation_emails(db_session, order.id) == (1 if order.sold else 0)
 
     run_state_machine_as_test(Shop, settings=MACHINE)
+
+
+def usable(voucher: Voucher) -> bool:
+    """Active (a balance left: at zero it is redeemed) with something not held by an order."""
+    return voucher.balance > 0 and voucher.available > 0
