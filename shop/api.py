@@ -88,6 +88,20 @@ class Blueprint(SmorestBlueprint):
         statuses = status if isinstance(status, tuple) else (status,)
         return SmorestBlueprint.doc(responses={code: {"links": links} for code in statuses})
 
+    def arguments(self, schema, *, location="json", **kwargs):
+        """As flask-smorest's, and a JSON body also documents the 400 that a body which is
+        not JSON at all gets (before validation, which is the 422)."""
+        decorate = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return decorate
+
+        def decorator(func):
+            wrapper = decorate(func)
+            wrapper._apidoc["arguments"]["responses"].setdefault(400, "BAD_REQUEST")
+            return wrapper
+
+        return decorator
+
 
 class ShopApi(Api):
     ERROR_SCHEMA = ProblemSchema

@@ -1,5 +1,6 @@
-"""Operation ids and links in the OpenAPI document: what client generators and the app's
-developers follow from one call to the next (and the stateful schemathesis test chains)."""
+"""The OpenAPI document's own contract: operation ids and links (what client generators and
+the app's developers follow from one call to the next, and the stateful schemathesis test
+chains), and the error responses every JSON body can meet."""
 
 from __future__ import annotations
 
@@ -90,3 +91,10 @@ def test_every_link_fills_real_parameters_from_documented_values(document):
             else:
                 assert source.removeprefix("$request.path.") in path_parameters(source_path), \
                     f"{label}: {expression}"
+
+
+def test_every_json_body_documents_the_400_for_a_body_that_is_not_json(document):
+    for path, method, operation in operations(document):
+        body = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in body:
+            assert "400" in operation["responses"], f"{method.upper()} {path}"
