@@ -1,16 +1,17 @@
-"""Random sequences of what customers, Stripe and staff do, against a model of the stock.
+"""Random sequences of what customers, Stripe and staff do, against a model of the shop.
 
 Hypothesis draws the sequences: carts filled and checked out, PaymentIntents paid on
 localstripe, their `payment_intent.succeeded` events delivered (again and again, and after a
-staff cancel), unpaid orders cancelled by staff, paid ones refunded a unit at a time (restocked
-or not) and cancelled once refunded in full, stock received, damaged and corrected, and two
-money vouchers applied to carts (paying part or all of an order) and spent at the clinic's
-till. A plain model predicts every answer's status, each variant's on hand and reserved and
-each voucher's balance and held amount; after every step the database must agree with the
-model and with itself: on hand is the ledger's sum, reserved is the sum of live reservations,
-nothing is reserved beyond what is on hand, a voucher's balance and held amount are its
-ledger's sums and never below zero or above each other, each order is due what the vouchers
-did not pay, and each paid order sold its lines once and queued one confirmation email.
+staff cancel) or fetched by the app's sync call, unpaid orders cancelled by staff, paid ones
+refunded a unit at a time (restocked or not) and cancelled once refunded in full, stock
+received, damaged and corrected, and two money vouchers applied to carts (paying part or all
+of an order) and spent at the clinic's till. A plain model predicts every answer's status,
+each variant's on hand and reserved and each voucher's balance and held amount; after every
+step the database must agree with the model and with itself: on hand is the ledger's sum,
+reserved is the sum of live reservations, nothing is reserved beyond what is on hand, a
+voucher's balance and held amount are its ledger's sums and never below zero or above each
+other, each order is due what the vouchers did not pay, and each paid order sold its lines
+once and queued one confirmation email.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Order:
     line_ids: dict[int, int]  # stock index → order line id
     client_secret: str | None  # None when vouchers paid it all
     intent_id: str | None
+    access_token: str
     voucher: Voucher | None = None
     voucher_share: int = 0
     voucher_refunded: int = 0
@@ -173,7 +175,7 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
             payment = body["payment"] or {}
             order = Order(body["order"]["id"], dict(cart.lines), line_ids,
                           payment.get("client_secret"), payment.get("payment_intent_id"),
-                          voucher if share else None, share)
+                          body["access_token"], voucher if share else None, share)
             self.orders.append(order)
             for index, quantity in cart.lines.items():
                 self.stock[index].reserved += quantity
@@ -219,6 +221,18 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
             response = post_event(client, event, SECRET)
             assert response.status_code == 200, response.json
             self._settle_paid(order)
+
+        @precondition(lambda self: self.orders)
+        @rule(data=st.data())
+        def sync(self, data):
+            """The app asks the shop to ask Stripe (the webhook's other road to the same end)."""
+            order = data.draw(st.sampled_from(self.orders))
+            response = client.post(f"/api/v1/orders/{order.id}/sync",
+                                   headers={"X-Order-Token": order.access_token})
+            assert response.status_code == 200, response.json
+            if order.paid_in_stripe:
+                self._settle_paid(order)
+            assert response.json["order"]["status"] == order.status
 
         # staff
         @precondition(lambda self: any(o.status != "cancelled" for o in self.orders))
