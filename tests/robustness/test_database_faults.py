@@ -49,6 +49,22 @@ def kill_connections(app, application_name: str, *, waiting_for_a_lock: bool = F
     return killed
 
 
+def wait_until_gone(app, application_name: str, timeout: float = 10) -> None:
+    """pg_terminate_backend only signals: wait until the backends have exited (and so sent
+    their last words to the app's idle sockets)."""
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        while time.monotonic() < deadline:
+            with db.engine.connect() as connection:
+                left = connection.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
+                ), {"name": application_name}).scalar_one()
+            if not left:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the terminated backends did not exit")
+
+
 def wait_until_blocked(app, application_name: str, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     with app.app_context():
@@ -145,6 +161,7 @@ def test_the_pool_recovers_after_every_app_connection_is_killed(app, committed, 
         assert {r.status_code for r in pool.map(lambda u: requests.get(u, timeout=10),
                                                 urls * 4)} == {200}
     assert kill_connections(app, shop_process.application_name) >= 1
+    wait_until_gone(app, shop_process.application_name)  # closed while idle in the pool
     # discard_closed_connections finds the dead connections before use: nobody sees the outage.
     with ThreadPoolExecutor(max_workers=4) as pool:
         after = list(pool.map(lambda u: requests.get(u, timeout=10), urls * 4))
