@@ -2,8 +2,9 @@
 
 import marshmallow as ma
 
+from shop.carts.pricing import Vat
 from shop.catalogue.models import AVAILABLE_DISPLAY_CAP
-from shop.schemas import money_field
+from shop.schemas import HandDumpedSchema, iso_datetime, money_field
 from shop.vouchers import schemas as voucher_schemas
 
 
@@ -38,6 +39,10 @@ class VatSchema(ma.Schema):
     amount = money_field(required=True, metadata={"description": "VAT included in the price"})
 
 
+def displayed_available(line) -> int:
+    return max(min(line.available, AVAILABLE_DISPLAY_CAP), 0)
+
+
 class CartProductSchema(ma.Schema):
     slug = ma.fields.String(required=True, attribute="product_slug")
     name = ma.fields.String(required=True, attribute="product_name")
@@ -64,7 +69,7 @@ class CartLineSchema(ma.Schema):
     )
 
     def _available(self, priced) -> int:
-        return max(min(priced.line.available, AVAILABLE_DISPLAY_CAP), 0)
+        return displayed_available(priced.line)
 
 
 class CartShippingSchema(ma.Schema):
@@ -88,7 +93,7 @@ class CartTotalsSchema(ma.Schema):
     total = money_field(required=True)
 
 
-class CartSchema(ma.Schema):
+class CartSchema(HandDumpedSchema):
     id = ma.fields.String(required=True, metadata={"description": "Keep it: it is the cart's key"})
     status = ma.fields.String(
         required=True, metadata={"description": "open | checked_out | merged"}
@@ -110,3 +115,55 @@ class CartSchema(ma.Schema):
     )
     created_at = ma.fields.DateTime(required=True)
     updated_at = ma.fields.DateTime(required=True)
+
+    def document(self, view) -> dict:
+        return cart_document(view)
+
+
+def _vat(vat: Vat) -> dict:
+    return {"rate": vat.rate, "amount": vat.amount.as_dict()}
+
+
+def _line(priced) -> dict:
+    line = priced.line
+    return {
+        "id": line.item_id, "sku": line.sku, "kind": line.kind, "name": line.name,
+        "product": {"slug": line.product_slug, "name": line.product_name,
+                    "variant": line.variant_name, "image_url": line.image_url},
+        "quantity": line.quantity,
+        "available": displayed_available(line),
+        "unit_price": line.unit_price.as_dict(), "line_total": priced.line_total.as_dict(),
+        "vat": _vat(priced.vat), "problems": list(priced.problems),
+    }
+
+
+def _vouchers(summary: dict) -> dict:
+    return {
+        "applied": [{"code_last4": row["code_last4"], "balance": row["balance"].as_dict(),
+                     "applies": row["applies"].as_dict(), "usable": row["usable"]}
+                    for row in summary["applied"]],
+        "covered": summary["covered"].as_dict(), "amount_due": summary["amount_due"].as_dict(),
+    }
+
+
+def cart_document(view) -> dict:
+    """A cart view (carts.services.CartView) as CartSchema documents it: marshmallow's walk
+    over its fields was 14% of adding an item to a cart."""
+    cart, priced, shipping = view.cart, view.pricing, view.shipping
+    return {
+        "id": cart.id, "status": cart.status, "currency": priced.currency,
+        "items": [_line(line) for line in priced.lines],
+        "requires_shipping": priced.requires_shipping,
+        "shipping": shipping and {"code": shipping["code"], "name": shipping["name"],
+                                  "price": shipping["price"].as_dict(),
+                                  "vat": _vat(shipping["vat"])},
+        "discounts": [{"code": d.code, "description": d.description, "amount": d.amount.as_dict()}
+                      for d in priced.discounts],
+        "totals": {"subtotal": priced.subtotal.as_dict(), "shipping": priced.shipping.as_dict(),
+                   "discount": priced.discount.as_dict(), "vat": priced.vat.as_dict(),
+                   "total": priced.total.as_dict()},
+        "vat_breakdown": [_vat(vat) for vat in priced.vat_breakdown],
+        "purchasable": priced.purchasable,
+        "vouchers": _vouchers(view.vouchers),
+        "created_at": iso_datetime(cart.created_at), "updated_at": iso_datetime(cart.updated_at),
+    }
