@@ -49,35 +49,32 @@ def kill_connections(app, application_name: str, *, waiting_for_a_lock: bool = F
     return killed
 
 
-def wait_until_gone(app, application_name: str, timeout: float = 10) -> None:
+def backends(app, application_name: str, where: str = "") -> int:
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.execute(text(
+            f"SELECT count(*) FROM pg_stat_activity WHERE application_name = :name{where}"
+        ), {"name": application_name}).scalar_one()
+
+
+def wait_for(condition, failure: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(failure)
+
+
+def wait_until_gone(app, application_name: str) -> None:
     """pg_terminate_backend only signals: wait until the backends have exited (and so sent
     their last words to the app's idle sockets)."""
-    deadline = time.monotonic() + timeout
-    with app.app_context():
-        while time.monotonic() < deadline:
-            with db.engine.connect() as connection:
-                left = connection.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
-                ), {"name": application_name}).scalar_one()
-            if not left:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the terminated backends did not exit")
+    wait_for(lambda: backends(app, application_name) == 0,
+             "the terminated backends did not exit")
 
 
-def wait_until_blocked(app, application_name: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    with app.app_context():
-        while time.monotonic() < deadline:
-            with db.engine.connect() as connection:
-                waiting = connection.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE application_name = :name AND wait_event_type = 'Lock'"
-                ), {"name": application_name}).scalar_one()
-            if waiting:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the request never reached the locked row")
+def wait_until_blocked(app, application_name: str) -> None:
+    wait_for(lambda: backends(app, application_name, " AND wait_event_type = 'Lock'") > 0,
+             "the request never reached the locked row")
 
 
 def committed_variant(app, stock: int = 3) -> tuple[int, str]:
