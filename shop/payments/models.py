@@ -26,11 +26,12 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("flow IN ('payment_intent', 'hosted')", name="flow"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        # also the index for finding an order's payments (order_id leads it)
         UniqueConstraint("order_id", "attempt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(String(20), default="stripe")
     flow: Mapped[str] = mapped_column(String(20), default="payment_intent")
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)

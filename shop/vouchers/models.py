@@ -188,10 +188,11 @@ class CartVoucher(Base):
     """A money voucher applied to a cart, by reference: the code itself is never stored."""
 
     __tablename__ = "cart_vouchers"
+    # also the index for finding a cart's vouchers (cart_id leads it)
     __table_args__ = (UniqueConstraint("cart_id", "voucher_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"), index=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
     voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
