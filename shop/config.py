@@ -93,6 +93,16 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "REGISTER_RATE_LIMIT": env.get("REGISTER_RATE_LIMIT", "5 per minute;50 per day"),
         "REGISTER_EMAIL_RATE_LIMIT": env.get("REGISTER_EMAIL_RATE_LIMIT", "3 per hour"),
         "REFRESH_RATE_LIMIT": env.get("REFRESH_RATE_LIMIT", "30 per minute"),
+        "PASSWORD_RESET_RATE_LIMIT": env.get("PASSWORD_RESET_RATE_LIMIT",
+                                             "5 per minute;50 per day"),  # per IP
+        "PASSWORD_RESET_EMAIL_RATE_LIMIT": env.get("PASSWORD_RESET_EMAIL_RATE_LIMIT",
+                                                   "3 per hour"),
+        "PASSWORD_RESET_CONFIRM_RATE_LIMIT": env.get("PASSWORD_RESET_CONFIRM_RATE_LIMIT",
+                                                     "10 per minute"),  # per IP
+        "PASSWORD_RESET_MINUTES": _int(env, "PASSWORD_RESET_MINUTES", 60),
+        # the storefront's reset page, {token} standing for the token (else ?token= is added)
+        "PASSWORD_RESET_URL": env.get("PASSWORD_RESET_URL", ""),
+        "PASSWORD_RESET_SEND_EVERY_SECONDS": _int(env, "PASSWORD_RESET_SEND_EVERY_SECONDS", 2),
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),

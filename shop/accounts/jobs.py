@@ -1,5 +1,6 @@
 """Worker jobs for accounts: expired tokens are deleted (their families stay, as the record
-of past sign-ins that the data export shows)."""
+of past sign-ins that the data export shows); password reset requests are answered by email,
+and deleted a day after they are used or expire."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from shop.accounts import password_reset
 from shop.accounts.models import AuthToken
 from shop.worker import job
 
@@ -30,3 +32,15 @@ def purge_expired_tokens(*, session: Session, now: datetime) -> int:
     if ids:
         session.execute(delete(AuthToken).where(AuthToken.id.in_(ids)))
     return len(ids)
+
+
+@job("accounts.password_resets", every_seconds=2, setting="PASSWORD_RESET_SEND_EVERY_SECONDS")
+def send_password_resets(*, session: Session, now: datetime) -> int:
+    """Mail a reset link for each waiting request whose address an active account has."""
+    return password_reset.send_reset_emails(session=session, now=now, limit=BATCH_SIZE)
+
+
+@job("accounts.purge_password_resets", every_seconds=3600)
+def purge_password_resets(*, session: Session, now: datetime) -> int:
+    """Delete up to BATCH_SIZE resets used or expired more than a day ago."""
+    return password_reset.purge_finished(session=session, now=now, limit=BATCH_SIZE)

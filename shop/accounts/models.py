@@ -116,3 +116,24 @@ class AuthToken(Base):
     used_at: Mapped[datetime | None]
 
     family: Mapped[TokenFamily] = relationship()
+
+
+class PasswordReset(Base):
+    """A forgotten-password request, and once the worker has found its account and mailed it,
+    its single-use token (stored only as the SHA-256 of its value).
+
+    The API writes just the email address, the same row whether or not an account has it, so
+    neither the answer nor its timing tells who has an account; the worker does the rest.
+    """
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))  # as asked, normalised
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 
 from shop import ratelimits
-from shop.accounts import addresses, export, schemas, services
+from shop.accounts import addresses, export, password_reset, schemas, services
 from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
 from shop.extensions import db
@@ -30,6 +30,7 @@ def _no_store(response):
 
 auth_blp.after_request(_no_store)
 me_blp.after_request(_no_store)
+export.register_section("password_resets", password_reset.export_resets)
 
 
 @auth_blp.route("/register", methods=["POST"])
@@ -79,6 +80,38 @@ def refresh_tokens(args):
         raise
     db.session.commit()
     return tokens
+
+
+@auth_blp.route("/password-reset", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("PASSWORD_RESET_RATE_LIMIT")
+@ratelimits.per_json_field("PASSWORD_RESET_EMAIL_RATE_LIMIT", "email")
+@auth_blp.arguments(schemas.PasswordResetRequestSchema)
+@auth_blp.response(202, schemas.PasswordResetRequestedSchema)
+@auth_blp.alt_response(422, description="Not an email address")
+@auth_blp.alt_response(429, description="Too many requests")
+def request_password_reset(args):
+    """Forgotten password: email a reset code, if an account has this address.
+
+    The answer is the same whether or not one has; the email follows within seconds."""
+    password_reset.request_reset(session=db.session, email=args["email"])
+    db.session.commit()
+    return {"detail": "If an account has this address, a reset email is on its way."}
+
+
+@auth_blp.route("/password-reset/confirm", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("PASSWORD_RESET_CONFIRM_RATE_LIMIT")
+@auth_blp.arguments(schemas.PasswordResetSchema)
+@auth_blp.response(200, schemas.PasswordResetDoneSchema)
+@auth_blp.alt_response(400, description="invalid_reset_token: invalid, used or expired")
+@auth_blp.alt_response(422, description="The new password is too weak")
+@auth_blp.alt_response(429, description="Too many attempts")
+def reset_password(args):
+    """Set a new password with the code from the reset email; every session is signed out."""
+    revoked = password_reset.reset_password(session=db.session, **args)
+    db.session.commit()
+    return {"sessions_revoked": revoked}
 
 
 @auth_blp.route("/logout", methods=["POST"])

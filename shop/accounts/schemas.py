@@ -45,6 +45,20 @@ class RefreshSchema(ma.Schema):
                                      validate=Length(min=1, max=200))
 
 
+class PasswordResetRequestSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=Length(max=254))
+
+
+class PasswordResetRequestedSchema(ma.Schema):
+    detail = ma.fields.String(required=True)
+
+
+class PasswordResetSchema(ma.Schema):
+    token = ma.fields.String(required=True, load_only=True, validate=Length(min=1, max=200),
+                             metadata={"description": "The code from the reset email"})
+    new_password = _password(metadata={"description": "At least 10 characters"})
+
+
 class TokenSchema(ma.Schema):
     access_token = ma.fields.String(required=True)
     refresh_token = ma.fields.String(required=True)
@@ -128,6 +142,12 @@ class PasswordChangeSchema(ma.Schema):
 class PasswordChangedSchema(ma.Schema):
     sessions_revoked = ma.fields.Integer(
         required=True, metadata={"description": "Other sessions signed out"}
+    )
+
+
+class PasswordResetDoneSchema(ma.Schema):
+    sessions_revoked = ma.fields.Integer(
+        required=True, metadata={"description": "Sessions signed out (every one)"}
     )
 
 

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.accounts import passwords
 from shop.accounts.auth import access_lifetime, hash_token, issue_token, refresh_lifetime
-from shop.accounts.models import Address, AuthToken, TokenFamily, User
+from shop.accounts.models import Address, AuthToken, PasswordReset, TokenFamily, User
 from shop.db import as_utc, utcnow
 from shop.errors import Conflict, NotFound, Unauthorized
 
@@ -243,6 +243,8 @@ def delete_account(*, session: Session, user: User) -> None:
         hook(session=session, user=user)
     revoke_all_families(session=session, user=user, reason="account_deleted")
     session.execute(delete(Address).where(Address.user_id == user.id))
+    session.execute(delete(PasswordReset).where(
+        or_(PasswordReset.user_id == user.id, PasswordReset.email == user.email)))
     session.expire(user, ["addresses"])
     user.email = f"deleted-{user.id}@invalid.example"
     user.name = ""

@@ -9,43 +9,13 @@ import secrets
 import pytest
 import redis
 
-from shop import create_app, ratelimits
+from shop import ratelimits
 from shop.accounts.auth import access
 from shop.api import Blueprint
-from shop.extensions import api, db, limiter
+from shop.extensions import api, limiter
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "violet kettle harbour"
-
-
-@pytest.fixture
-def limited_app(app_config, db_session):
-    """Build apps with rate limiting on (the suite's app has it off); strict limits unless
-    a test says otherwise. Each test gets its own key prefix."""
-    built = []
-    prefix = f"test-{secrets.token_hex(6)}"
-
-    def build(**overrides):
-        config = {
-            **app_config,
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "RATELIMIT_KEY_PREFIX": prefix,
-            "LOGIN_RATE_LIMIT": "3 per minute",
-            "LOGIN_EMAIL_RATE_LIMIT": "100 per minute",
-            "REGISTER_RATE_LIMIT": "2 per minute",
-            "REGISTER_EMAIL_RATE_LIMIT": "100 per minute",
-            "REFRESH_RATE_LIMIT": "2 per minute",
-            **overrides,
-        }
-        new_app = create_app(config)
-        built.append(new_app)
-        return new_app
-
-    yield build
-    for each in built:
-        with each.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture
