@@ -103,6 +103,12 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         # the storefront's reset page, {token} standing for the token (else ?token= is added)
         "PASSWORD_RESET_URL": env.get("PASSWORD_RESET_URL", ""),
         "PASSWORD_RESET_SEND_EVERY_SECONDS": _int(env, "PASSWORD_RESET_SEND_EVERY_SECONDS", 2),
+        "EMAIL_CHANGE_RATE_LIMIT": env.get("EMAIL_CHANGE_RATE_LIMIT",
+                                           "5 per minute;20 per day"),  # per IP
+        "EMAIL_CHANGE_CONFIRM_RATE_LIMIT": env.get("EMAIL_CHANGE_CONFIRM_RATE_LIMIT",
+                                                   "10 per minute"),  # per IP
+        "EMAIL_CHANGE_MINUTES": _int(env, "EMAIL_CHANGE_MINUTES", 60),
+        "EMAIL_CHANGE_URL": env.get("EMAIL_CHANGE_URL", ""),  # as PASSWORD_RESET_URL
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),

@@ -1,22 +1,23 @@
 """Worker jobs for accounts: expired tokens are deleted (their families stay, as the record
-of past sign-ins that the data export shows); password reset requests are answered by email,
-and deleted a day after they are used or expire."""
+of past sign-ins that the data export shows); password reset requests are answered by email;
+reset and email-change codes are deleted a day after they are used or expire."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from shop.accounts import password_reset
-from shop.accounts.models import AuthToken
+from shop.accounts.models import AuthToken, EmailChange, PasswordReset
 from shop.worker import job
 
 # A day's grace: a refresh token presented just after expiry still finds its row and gets
 # a clear "expired" answer rather than "unknown".
 EXPIRED_TOKEN_GRACE = timedelta(days=1)
 BATCH_SIZE = 1000
+KEEP_FINISHED_CODES = timedelta(days=1)
 
 
 @job("purge_expired_tokens", every_seconds=3600)
@@ -40,7 +41,18 @@ def send_password_resets(*, session: Session, now: datetime) -> int:
     return password_reset.send_reset_emails(session=session, now=now, limit=BATCH_SIZE)
 
 
-@job("accounts.purge_password_resets", every_seconds=3600)
-def purge_password_resets(*, session: Session, now: datetime) -> int:
-    """Delete up to BATCH_SIZE resets used or expired more than a day ago."""
-    return password_reset.purge_finished(session=session, now=now, limit=BATCH_SIZE)
+@job("accounts.purge_mailed_codes", every_seconds=3600)
+def purge_mailed_codes(*, session: Session, now: datetime) -> int:
+    """Delete up to BATCH_SIZE password resets and email changes of each kind that were used
+    or expired more than a day ago (a day's record of recent ones, which the export shows)."""
+    cutoff = now - KEEP_FINISHED_CODES
+    purged = 0
+    for model in (PasswordReset, EmailChange):
+        ids = session.scalars(
+            select(model.id).where(or_(model.used_at < cutoff, model.expires_at < cutoff))
+            .order_by(model.id).limit(BATCH_SIZE).with_for_update(skip_locked=True)
+        ).all()
+        if ids:
+            session.execute(delete(model).where(model.id.in_(ids)))
+        purged += len(ids)
+    return purged

@@ -137,3 +137,18 @@ class PasswordReset(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
+
+
+class EmailChange(Base):
+    """A signed-in customer's request to sign in with another address, and the single-use
+    token mailed to that address to prove it is theirs (stored only as its SHA-256)."""
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    new_email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

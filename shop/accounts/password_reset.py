@@ -17,13 +17,18 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shop.accounts import passwords
 from shop.accounts.auth import hash_token
 from shop.accounts.models import PasswordReset, User
-from shop.accounts.services import find_user_by_email, normalise_email, revoke_all_families
+from shop.accounts.services import (
+    end_email_changes,
+    find_user_by_email,
+    normalise_email,
+    revoke_all_families,
+)
 from shop.db import as_utc, insert_now, utcnow
 from shop.errors import BadRequest
 from shop.notifications import services as notifications
@@ -31,8 +36,6 @@ from shop.schemas import iso_datetime
 
 log = logging.getLogger(__name__)
 TOKEN_PLACEHOLDER = "{token}"
-# Used and expired resets stay a day: a short record of recent resets, which the export shows.
-KEEP_FINISHED = timedelta(days=1)
 
 
 def request_reset(*, session: Session, email: str) -> None:
@@ -64,9 +67,10 @@ def send_reset_emails(*, session: Session, now: datetime, limit: int) -> int:
     return len(pending)
 
 
-def reset_link(token: str) -> str | None:
-    """PASSWORD_RESET_URL with the token in place of {token} (or appended as ?token=)."""
-    template = current_app.config["PASSWORD_RESET_URL"]
+def mailed_link(setting: str, token: str) -> str | None:
+    """The URL setting (PASSWORD_RESET_URL, EMAIL_CHANGE_URL) with the token in place of
+    {token}, or appended as ?token=; None when the setting is empty."""
+    template = current_app.config[setting]
     if not template:
         return None
     if TOKEN_PLACEHOLDER in template:
@@ -76,7 +80,7 @@ def reset_link(token: str) -> str | None:
 
 def _queue_email(session: Session, user: User, token: str) -> None:
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    link = reset_link(token)
+    link = mailed_link("PASSWORD_RESET_URL", token)
     how = ([f"Choose a new password here: {link}", "", "or enter this code in the app:"]
            if link else ["Enter this code where you asked for the reset:"])
     text = "\n".join([
@@ -125,6 +129,7 @@ def reset_password(*, session: Session, token: str, new_password: str) -> int:
     )
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = now
+    end_email_changes(session=session, user=user, now=now)
     revoked = revoke_all_families(session=session, user=user, reason="password_reset")
     session.flush()
     log.info("password reset", extra={"user_id": user.id, "sessions_revoked": revoked})
@@ -144,16 +149,3 @@ def export_resets(*, session: Session, user: User) -> list[dict]:
     return [{"requested_at": when(reset.requested_at), "mailed_at": when(reset.processed_at),
              "expires_at": when(reset.expires_at), "used_at": when(reset.used_at)}
             for reset in rows]
-
-
-def purge_finished(*, session: Session, now: datetime, limit: int) -> int:
-    """Delete up to `limit` resets used or expired more than KEEP_FINISHED ago."""
-    cutoff = now - KEEP_FINISHED
-    ids = session.scalars(
-        select(PasswordReset.id)
-        .where(or_(PasswordReset.used_at < cutoff, PasswordReset.expires_at < cutoff))
-        .order_by(PasswordReset.id).limit(limit).with_for_update(skip_locked=True)
-    ).all()
-    if ids:
-        session.execute(delete(PasswordReset).where(PasswordReset.id.in_(ids)))
-    return len(ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 
 from shop import ratelimits
-from shop.accounts import addresses, export, password_reset, schemas, services
+from shop.accounts import addresses, email_change, export, password_reset, schemas, services
 from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
 from shop.extensions import db
@@ -31,6 +31,7 @@ def _no_store(response):
 auth_blp.after_request(_no_store)
 me_blp.after_request(_no_store)
 export.register_section("password_resets", password_reset.export_resets)
+export.register_section("email_changes", email_change.export_changes)
 
 
 @auth_blp.route("/register", methods=["POST"])
@@ -166,6 +167,38 @@ def change_password(args):
     )
     db.session.commit()
     return {"sessions_revoked": revoked}
+
+
+@me_blp.route("/email", methods=["POST"])
+@access("customer")
+@ratelimits.per_ip("EMAIL_CHANGE_RATE_LIMIT")
+@me_blp.arguments(schemas.EmailChangeRequestSchema)
+@me_blp.response(202, schemas.EmailChangeRequestedSchema)
+@me_blp.alt_response(401, description="The current password is wrong")
+@me_blp.alt_response(409, description="Another account uses the address")
+@me_blp.alt_response(422, description="Not an email address, or already yours")
+@me_blp.alt_response(429, description="Too many requests")
+def request_email_change(args):
+    """Change the sign-in address: a code goes to the new address, a notice to the old one."""
+    change = email_change.request_change(session=db.session, user=current_user(), **args)
+    db.session.commit()
+    return {"detail": "Enter the code sent to the new address to confirm the change.",
+            "new_email": change.new_email, "expires_at": change.expires_at}
+
+
+@me_blp.route("/email/confirm", methods=["POST"])
+@access("customer")
+@ratelimits.per_ip("EMAIL_CHANGE_CONFIRM_RATE_LIMIT")
+@me_blp.arguments(schemas.EmailChangeConfirmSchema)
+@me_blp.response(200, schemas.ProfileSchema)
+@me_blp.alt_response(400, description="invalid_email_change_token: invalid, used or expired")
+@me_blp.alt_response(409, description="Another account has taken the address since")
+@me_blp.alt_response(429, description="Too many attempts")
+def confirm_email_change(args):
+    """Confirm the new sign-in address with the code mailed to it (signed in as yourself)."""
+    user = email_change.confirm_change(session=db.session, user=current_user(), **args)
+    db.session.commit()
+    return user
 
 
 @me_blp.route("/export", methods=["GET"])

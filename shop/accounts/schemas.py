@@ -145,6 +145,23 @@ class PasswordChangedSchema(ma.Schema):
     )
 
 
+class EmailChangeRequestSchema(ma.Schema):
+    new_email = ma.fields.Email(required=True, validate=Length(max=254))
+    password = _password(metadata={"description": "The current password"})
+
+
+class EmailChangeRequestedSchema(ma.Schema):
+    detail = ma.fields.String(required=True)
+    new_email = ma.fields.String(required=True)
+    expires_at = ma.fields.DateTime(required=True,
+                                    metadata={"description": "When the mailed code stops working"})
+
+
+class EmailChangeConfirmSchema(ma.Schema):
+    token = ma.fields.String(required=True, load_only=True, validate=Length(min=1, max=200),
+                             metadata={"description": "The code mailed to the new address"})
+
+
 class PasswordResetDoneSchema(ma.Schema):
     sessions_revoked = ma.fields.Integer(
         required=True, metadata={"description": "Sessions signed out (every one)"}

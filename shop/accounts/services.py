@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -18,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from shop.accounts import passwords
 from shop.accounts.auth import access_lifetime, hash_token, issue_token, refresh_lifetime
-from shop.accounts.models import Address, AuthToken, PasswordReset, TokenFamily, User
+from shop.accounts.models import (
+    Address,
+    AuthToken,
+    EmailChange,
+    PasswordReset,
+    TokenFamily,
+    User,
+)
 from shop.db import as_utc, utcnow
 from shop.errors import Conflict, NotFound, Unauthorized
 
@@ -190,6 +198,16 @@ def revoke_all_families(
     return session.execute(statement).rowcount
 
 
+def end_email_changes(*, session: Session, user: User, now: datetime) -> None:
+    """Every email change still waiting for its code stops: the code is used, the password
+    changed or reset (a notice tells the owner that resetting ends a change they did not ask
+    for)."""
+    session.execute(
+        update(EmailChange).where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)
+    )
+
+
 def change_password(
     *, session: Session, user: User, current_password: str, new_password: str,
     keep_family_id: int | None,
@@ -203,6 +221,7 @@ def change_password(
     passwords.check_policy(new_password, email=user.email, field="new_password")
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
+    end_email_changes(session=session, user=user, now=user.password_changed_at)
     revoked = revoke_all_families(
         session=session, user=user, reason="password_changed", keep_family_id=keep_family_id
     )
@@ -245,6 +264,7 @@ def delete_account(*, session: Session, user: User) -> None:
     session.execute(delete(Address).where(Address.user_id == user.id))
     session.execute(delete(PasswordReset).where(
         or_(PasswordReset.user_id == user.id, PasswordReset.email == user.email)))
+    session.execute(delete(EmailChange).where(EmailChange.user_id == user.id))
     session.expire(user, ["addresses"])
     user.email = f"deleted-{user.id}@invalid.example"
     user.name = ""

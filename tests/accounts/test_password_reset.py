@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from shop import create_app
 from shop.accounts import password_reset
+from shop.accounts.jobs import purge_mailed_codes
 from shop.accounts.models import PasswordReset, User
 from shop.db import utcnow
 from shop.extensions import db
@@ -131,10 +132,10 @@ def test_the_email_links_to_the_storefront_when_configured(app, client, db_sessi
     ("https://glow.example/reset", "https://glow.example/reset?token=pr_a%2Fb"),
     ("https://glow.example/r?lang=en", "https://glow.example/r?lang=en&token=pr_a%2Fb"),
 ])
-def test_reset_link(app, monkeypatch, template, link):
+def test_mailed_link(app, monkeypatch, template, link):
     monkeypatch.setitem(app.config, "PASSWORD_RESET_URL", template)
     with app.app_context():
-        assert password_reset.reset_link("pr_a/b") == link
+        assert password_reset.mailed_link("PASSWORD_RESET_URL", "pr_a/b") == link
 
 
 # --- using the code -----------------------------------------------------------------------
@@ -235,9 +236,8 @@ def test_finished_resets_are_purged_a_day_later(client, db_session):
     confirm(client, used)
     code_for(client, db_session, "old@example.com")  # expires unused
     now = utcnow()
-    assert password_reset.purge_finished(session=db_session, now=now, limit=100) == 0
-    later = now + timedelta(days=1, minutes=61)
-    assert password_reset.purge_finished(session=db_session, now=later, limit=100) == 2
+    assert purge_mailed_codes(session=db_session, now=now) == 0
+    assert purge_mailed_codes(session=db_session, now=now + timedelta(days=1, minutes=61)) == 2
     assert resets(db_session) == 0
 
 
