@@ -9,26 +9,22 @@ so an owner whose session was stolen hears of it. Until the code is used nothing
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.accounts import passwords
+from shop.accounts import codes, passwords
 from shop.accounts.auth import hash_token
 from shop.accounts.models import EmailChange, User
-from shop.accounts.password_reset import mailed_link
 from shop.accounts.services import end_email_changes, find_user_by_email, normalise_email
-from shop.db import as_utc, insert_now, utcnow
+from shop.db import insert_now, utcnow
 from shop.errors import BadRequest, Conflict, Unauthorized, ValidationFailed
 from shop.notifications import services as notifications
-from shop.schemas import iso_datetime
 
 log = logging.getLogger(__name__)
-SIGNATURE = ["", "GLOW Clinic, London"]
 
 
 def _address_taken() -> Conflict:
@@ -47,7 +43,7 @@ def request_change(*, session: Session, user: User, new_email: str, password: st
                                errors={"new_email": ["This is already your email address."]})
     if find_user_by_email(session=session, email=new_email) is not None:
         raise _address_taken()
-    now, token = utcnow(), f"ec_{secrets.token_urlsafe(32)}"
+    now, token = utcnow(), codes.new_code("ec")
     minutes = current_app.config["EMAIL_CHANGE_MINUTES"]
     change = EmailChange(user_id=user.id, new_email=new_email, token_hash=hash_token(token),
                          created_at=now, expires_at=now + timedelta(minutes=minutes))
@@ -59,29 +55,28 @@ def request_change(*, session: Session, user: User, new_email: str, password: st
 
 
 def _queue_code(session: Session, user: User, new_email: str, token: str, minutes: int) -> None:
-    link = mailed_link("EMAIL_CHANGE_URL", token)
+    link = codes.mailed_link("EMAIL_CHANGE_URL", token)
     how = ([f"Confirm it here, signed in to your account: {link}", "",
             "or enter this code in the app:"]
            if link else ["Enter this code where you asked for the change, signed in:"])
-    text = "\n".join([
-        f"Hello {user.name}," if user.name else "Hello,", "",
-        "You asked to sign in to your GLOW Clinic account with this address.", "",
-        *how, token, "",
+    text = codes.email_text(
+        user, "You asked to sign in to your GLOW Clinic account with this address.",
+        [*how, token],
         f"It works once, within {minutes} minutes. If you did not ask, ignore this email: "
-        "nothing changes.", *SIGNATURE,
-    ])
+        "nothing changes.",
+    )
     notifications.enqueue_email(session=session, to=new_email, sealed=True, text=text,
                                 subject="Confirm your new GLOW Clinic email address")
 
 
 def _queue_notice(session: Session, user: User, new_email: str) -> None:
-    text = "\n".join([
-        f"Hello {user.name}," if user.name else "Hello,", "",
+    text = codes.email_text(
+        user,
         f"Someone signed in to your GLOW Clinic account asked to change its email address to "
-        f"{new_email}. It changes only once a code we sent there is entered.", "",
+        f"{new_email}. It changes only once a code we sent there is entered.",
         "If this was not you, reset your password now: that signs out every device and ends "
-        "the request.", *SIGNATURE,
-    ])
+        "the request.",
+    )
     notifications.enqueue_email(session=session, to=user.email, text=text,
                                 subject="A change of email address was asked for")
 
@@ -98,14 +93,7 @@ def confirm_change(*, session: Session, user: User, token: str) -> User:
     now = utcnow()
     change = session.scalars(select(EmailChange).where(
         EmailChange.token_hash == hash_token(token), EmailChange.user_id == user.id)).first()
-    if change is None or change.used_at is not None or as_utc(change.expires_at) <= now:
-        raise invalid_token()
-    # The conditional UPDATE is the claim: of two concurrent uses, one matches the row.
-    claimed = session.execute(
-        update(EmailChange).where(EmailChange.id == change.id, EmailChange.used_at.is_(None))
-        .values(used_at=now).execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    if not codes.is_live(change, now) or not codes.spend(session, change, now):
         raise invalid_token()
     end_email_changes(session=session, user=user, now=now)
     old_email = user.email
@@ -124,8 +112,7 @@ def export_changes(*, session: Session, user: User) -> list[dict]:
     """The account's email changes for its data export: when and to what, never the code."""
     rows = session.scalars(select(EmailChange).where(EmailChange.user_id == user.id)
                            .order_by(EmailChange.id))
-    return [{"new_email": change.new_email,
-             "requested_at": iso_datetime(as_utc(change.created_at)),
-             "expires_at": iso_datetime(as_utc(change.expires_at)),
-             "used_at": iso_datetime(as_utc(change.used_at)) if change.used_at else None}
+    when = codes.when
+    return [{"new_email": change.new_email, "requested_at": when(change.created_at),
+             "expires_at": when(change.expires_at), "used_at": when(change.used_at)}
             for change in rows]

@@ -12,15 +12,13 @@ every session, as a password change does.
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from shop.accounts import passwords
+from shop.accounts import codes, passwords
 from shop.accounts.auth import hash_token
 from shop.accounts.models import PasswordReset, User
 from shop.accounts.services import (
@@ -29,13 +27,11 @@ from shop.accounts.services import (
     normalise_email,
     revoke_all_families,
 )
-from shop.db import as_utc, insert_now, utcnow
+from shop.db import insert_now, utcnow
 from shop.errors import BadRequest
 from shop.notifications import services as notifications
-from shop.schemas import iso_datetime
 
 log = logging.getLogger(__name__)
-TOKEN_PLACEHOLDER = "{token}"
 
 
 def request_reset(*, session: Session, email: str) -> None:
@@ -58,7 +54,7 @@ def send_reset_emails(*, session: Session, now: datetime, limit: int) -> int:
         if user is None or not user.is_active:
             session.delete(reset)  # nobody to write to, and no trace of the address kept
             continue
-        token = f"pr_{secrets.token_urlsafe(32)}"
+        token = codes.new_code("pr")
         reset.user_id, reset.token_hash = user.id, hash_token(token)
         reset.processed_at, reset.expires_at = now, now + lifetime()
         _queue_email(session, user, token)
@@ -67,30 +63,16 @@ def send_reset_emails(*, session: Session, now: datetime, limit: int) -> int:
     return len(pending)
 
 
-def mailed_link(setting: str, token: str) -> str | None:
-    """The URL setting (PASSWORD_RESET_URL, EMAIL_CHANGE_URL) with the token in place of
-    {token}, or appended as ?token=; None when the setting is empty."""
-    template = current_app.config[setting]
-    if not template:
-        return None
-    if TOKEN_PLACEHOLDER in template:
-        return template.replace(TOKEN_PLACEHOLDER, quote(token, safe=""))
-    return f"{template}{'&' if '?' in template else '?'}token={quote(token, safe='')}"
-
-
 def _queue_email(session: Session, user: User, token: str) -> None:
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    link = mailed_link("PASSWORD_RESET_URL", token)
+    link = codes.mailed_link("PASSWORD_RESET_URL", token)
     how = ([f"Choose a new password here: {link}", "", "or enter this code in the app:"]
            if link else ["Enter this code where you asked for the reset:"])
-    text = "\n".join([
-        f"Hello {user.name}," if user.name else "Hello,", "",
-        "You asked to reset the password of your GLOW Clinic account.", "",
-        *how, token, "",
+    text = codes.email_text(
+        user, "You asked to reset the password of your GLOW Clinic account.", [*how, token],
         f"It works once, within {minutes} minutes, and signs out every device that is signed "
-        "in. If you did not ask, ignore this email: your password stays as it is.", "",
-        "GLOW Clinic, London",
-    ])
+        "in. If you did not ask, ignore this email: your password stays as it is.",
+    )
     notifications.enqueue_email(session=session, to=user.email, sealed=True, text=text,
                                 subject="Reset your GLOW Clinic password")
 
@@ -108,19 +90,14 @@ def reset_password(*, session: Session, token: str, new_password: str) -> int:
     reset = session.scalars(
         select(PasswordReset).where(PasswordReset.token_hash == hash_token(token))
     ).first()
-    if reset is None or reset.used_at is not None or as_utc(reset.expires_at) <= now:
+    if not codes.is_live(reset, now):
         raise invalid_token()
     user = session.get(User, reset.user_id)
     if user is None or not user.is_active:
         raise invalid_token()
     # Checked before the token is spent: a weak password leaves the link usable.
     passwords.check_policy(new_password, email=user.email, field="new_password")
-    # The conditional UPDATE is the claim: of two concurrent uses, one matches the row.
-    claimed = session.execute(
-        update(PasswordReset).where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now).execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    if not codes.spend(session, reset, now):
         raise invalid_token()
     session.execute(  # every other link mailed to this account stops working too
         update(PasswordReset)
@@ -143,9 +120,7 @@ def export_resets(*, session: Session, user: User) -> list[dict]:
         .where(or_(PasswordReset.user_id == user.id, PasswordReset.email == user.email))
         .order_by(PasswordReset.id)
     )
-    def when(value: datetime | None) -> str | None:
-        return iso_datetime(as_utc(value)) if value else None
-
+    when = codes.when
     return [{"requested_at": when(reset.requested_at), "mailed_at": when(reset.processed_at),
              "expires_at": when(reset.expires_at), "used_at": when(reset.used_at)}
             for reset in rows]

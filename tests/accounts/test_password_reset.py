@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shop import create_app
-from shop.accounts import password_reset
+from shop.accounts import codes, password_reset
 from shop.accounts.jobs import purge_mailed_codes
 from shop.accounts.models import PasswordReset, User
 from shop.db import utcnow
@@ -135,7 +135,7 @@ def test_the_email_links_to_the_storefront_when_configured(app, client, db_sessi
 def test_mailed_link(app, monkeypatch, template, link):
     monkeypatch.setitem(app.config, "PASSWORD_RESET_URL", template)
     with app.app_context():
-        assert password_reset.mailed_link("PASSWORD_RESET_URL", "pr_a/b") == link
+        assert codes.mailed_link("PASSWORD_RESET_URL", "pr_a/b") == link
 
 
 # --- using the code -----------------------------------------------------------------------
