@@ -1,5 +1,5 @@
 """Single-use codes mailed to an address (password resets, email changes): made, put in the
-email, and spent exactly once. Only the SHA-256 of a code is stored."""
+email, and spent exactly once, as refresh tokens are. Only the SHA-256 of a code is stored."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def is_live(row: Base | None, now: datetime) -> bool:
 
 
 def spend(session: Session, row: Base, now: datetime) -> bool:
-    """Mark a code used. The conditional UPDATE is the claim: of two concurrent uses, one
-    matches the row and gets True."""
+    """Mark a code (or a refresh token) used. The conditional UPDATE is the claim: of two
+    concurrent uses, one matches the row and gets True."""
     model = type(row)
     return session.execute(
         update(model).where(model.id == row.id, model.used_at.is_(None))

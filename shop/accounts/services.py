@@ -17,7 +17,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.accounts import passwords
+from shop.accounts import codes, passwords
 from shop.accounts.auth import access_lifetime, hash_token, issue_token, refresh_lifetime
 from shop.accounts.models import (
     Address,
@@ -149,14 +149,7 @@ def refresh(*, session: Session, refresh_token: str) -> IssuedTokens:
     if family.revoked_at is not None or not family.user.is_active:
         raise _invalid_refresh_token()
     now = utcnow()
-    # The conditional UPDATE is the claim: of two concurrent refreshes, one matches the row.
-    claimed = session.execute(
-        update(AuthToken)
-        .where(AuthToken.id == token.id, AuthToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    if not codes.spend(session, token, now):  # of two concurrent refreshes, one gets it
         revoke_family(session=session, family=family, reason="refresh_token_reuse")
         log.warning("refresh token reused; family revoked", extra={"family_id": family.id})
         raise RefreshTokenReused(
