@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shop.accounts import codes, passwords
 from shop.accounts.auth import hash_token
 from shop.accounts.models import EmailChange, User
-from shop.accounts.services import end_email_changes, find_user_by_email, normalise_email
+from shop.accounts.services import end_mailed_codes, find_user_by_email, normalise_email
 from shop.db import insert_now, utcnow
 from shop.errors import BadRequest, Conflict, Unauthorized, ValidationFailed
 from shop.notifications import services as notifications
@@ -95,7 +95,7 @@ def confirm_change(*, session: Session, user: User, token: str) -> User:
         EmailChange.token_hash == hash_token(token), EmailChange.user_id == user.id)).first()
     if not codes.is_live(change, now) or not codes.spend(session, change, now):
         raise invalid_token()
-    end_email_changes(session=session, user=user, now=now)
+    end_mailed_codes(session=session, user=user, now=now)
     old_email = user.email
     try:
         with session.begin_nested():  # another account may have taken the address since

@@ -15,14 +15,14 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from shop.accounts import codes, passwords
 from shop.accounts.auth import hash_token
 from shop.accounts.models import PasswordReset, User
 from shop.accounts.services import (
-    end_email_changes,
+    end_mailed_codes,
     find_user_by_email,
     normalise_email,
     revoke_all_families,
@@ -99,14 +99,9 @@ def reset_password(*, session: Session, token: str, new_password: str) -> int:
     passwords.check_policy(new_password, email=user.email, field="new_password")
     if not codes.spend(session, reset, now):
         raise invalid_token()
-    session.execute(  # every other link mailed to this account stops working too
-        update(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now).execution_options(synchronize_session=False)
-    )
+    end_mailed_codes(session=session, user=user, now=now)  # every other code mailed to it
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = now
-    end_email_changes(session=session, user=user, now=now)
     revoked = revoke_all_families(session=session, user=user, reason="password_reset")
     session.flush()
     log.info("password reset", extra={"user_id": user.id, "sessions_revoked": revoked})

@@ -191,14 +191,15 @@ def revoke_all_families(
     return session.execute(statement).rowcount
 
 
-def end_email_changes(*, session: Session, user: User, now: datetime) -> None:
-    """Every email change still waiting for its code stops: the code is used, the password
-    changed or reset (a notice tells the owner that resetting ends a change they did not ask
-    for)."""
-    session.execute(
-        update(EmailChange).where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None))
-        .values(used_at=now).execution_options(synchronize_session=False)
-    )
+def end_mailed_codes(*, session: Session, user: User, now: datetime) -> None:
+    """Every password reset and email change code still waiting for this account stops
+    working. Run when the password is changed or reset, or the email address changed: a code
+    mailed before that (to an address perhaps no longer the owner's) must not undo it."""
+    for model in (PasswordReset, EmailChange):
+        session.execute(
+            update(model).where(model.user_id == user.id, model.used_at.is_(None))
+            .values(used_at=now).execution_options(synchronize_session=False)
+        )
 
 
 def change_password(
@@ -214,7 +215,7 @@ def change_password(
     passwords.check_policy(new_password, email=user.email, field="new_password")
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
-    end_email_changes(session=session, user=user, now=user.password_changed_at)
+    end_mailed_codes(session=session, user=user, now=user.password_changed_at)
     revoked = revoke_all_families(
         session=session, user=user, reason="password_changed", keep_family_id=keep_family_id
     )

@@ -149,6 +149,15 @@ def test_a_new_password_ends_a_waiting_change(client, db_session, ann, how):
     assert_problem(confirm(client, ann, code), 400, "invalid_email_change_token")
 
 
+def test_a_new_address_ends_reset_codes_mailed_to_the_old_one(client, db_session, ann):
+    """Whoever still reads the old mailbox cannot take the account back with a reset code."""
+    reset_code = reset_flow.code_for(client, db_session, "ann@example.com")
+    ask(client, ann, "moved@example.com")
+    assert confirm(client, ann, mailed_code(db_session, "moved@example.com")).status_code == 200
+    assert_problem(reset_flow.confirm(client, reset_code), 400, "invalid_reset_token")
+    assert login(client, email="moved@example.com").status_code == 200
+
+
 def test_using_one_code_ends_the_others(client, db_session, ann):
     ask(client, ann, "first@example.com")
     first = mailed_code(db_session, "first@example.com")

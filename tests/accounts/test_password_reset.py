@@ -198,6 +198,17 @@ def test_using_one_code_ends_the_others(client, db_session):
     assert_problem(confirm(client, first, "yet another passphrase"), 400, "invalid_reset_token")
 
 
+def test_changing_the_password_ends_a_waiting_code(client, db_session):
+    tokens = register(client, email="changed@example.com").json
+    code = code_for(client, db_session, "changed@example.com")
+    response = client.post("/api/v1/me/password", headers=bearer(tokens), json={
+        "current_password": PASSWORD, "new_password": "chosen while signed in"})
+    assert response.status_code == 200
+    assert_problem(confirm(client, code), 400, "invalid_reset_token")
+    assert login(client, email="changed@example.com",
+                 password="chosen while signed in").status_code == 200
+
+
 def test_a_code_stops_working_when_the_account_is_disabled(client, db_session):
     register(client, email="closed@example.com")
     code = code_for(client, db_session, "closed@example.com")
