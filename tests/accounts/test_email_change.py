@@ -49,6 +49,12 @@ def mailed_code(session, to: str) -> str:
     return code
 
 
+def code_for(client, session, tokens, new_email: str) -> str:
+    """Ask for a change to `new_email` and read the code mailed there."""
+    assert ask(client, tokens, new_email).status_code == 202
+    return mailed_code(session, new_email)
+
+
 def changes(session) -> int:
     return session.scalar(select(func.count()).select_from(EmailChange))
 
@@ -107,16 +113,14 @@ def test_the_request_needs_a_signed_in_customer(client):
 
 def test_a_code_works_only_for_the_account_that_asked(client, db_session, ann):
     """A mistyped address's owner gets the code, but cannot use it from another account."""
-    ask(client, ann, "stranger@example.com")
-    code = mailed_code(db_session, "stranger@example.com")
+    code = code_for(client, db_session, ann, "stranger@example.com")
     stranger = register(client, email="someone@example.com").json
     assert_problem(confirm(client, stranger, code), 400, "invalid_email_change_token")
     assert login(client, email="ann@example.com").status_code == 200
 
 
 def test_an_expired_code_is_refused(client, db_session, ann):
-    ask(client, ann, "later@example.com")
-    code = mailed_code(db_session, "later@example.com")
+    code = code_for(client, db_session, ann, "later@example.com")
     change = db_session.scalars(select(EmailChange)).one()
     change.expires_at = utcnow() - timedelta(seconds=1)
     db_session.flush()
@@ -125,10 +129,8 @@ def test_an_expired_code_is_refused(client, db_session, ann):
 
 def test_the_first_account_to_confirm_gets_the_address(client, db_session, ann):
     bob = register(client, email="bob@example.com").json
-    ask(client, ann, "shared@example.com")
-    ann_code = mailed_code(db_session, "shared@example.com")
-    ask(client, bob, "shared@example.com")
-    bob_code = mailed_code(db_session, "shared@example.com")
+    ann_code = code_for(client, db_session, ann, "shared@example.com")
+    bob_code = code_for(client, db_session, bob, "shared@example.com")
     assert confirm(client, bob, bob_code).status_code == 200
     assert_problem(confirm(client, ann, ann_code), 409, "email_unavailable")
     assert client.get("/api/v1/me", headers=bearer(ann)).json["email"] == "ann@example.com"
@@ -136,8 +138,7 @@ def test_the_first_account_to_confirm_gets_the_address(client, db_session, ann):
 
 @pytest.mark.parametrize("how", ["password change", "password reset"])
 def test_a_new_password_ends_a_waiting_change(client, db_session, ann, how):
-    ask(client, ann, "attacker@example.com")
-    code = mailed_code(db_session, "attacker@example.com")
+    code = code_for(client, db_session, ann, "attacker@example.com")
     if how == "password change":
         response = client.post("/api/v1/me/password", headers=bearer(ann), json={
             "current_password": PASSWORD, "new_password": "a brand new passphrase"})
@@ -152,24 +153,21 @@ def test_a_new_password_ends_a_waiting_change(client, db_session, ann, how):
 def test_a_new_address_ends_reset_codes_mailed_to_the_old_one(client, db_session, ann):
     """Whoever still reads the old mailbox cannot take the account back with a reset code."""
     reset_code = reset_flow.code_for(client, db_session, "ann@example.com")
-    ask(client, ann, "moved@example.com")
-    assert confirm(client, ann, mailed_code(db_session, "moved@example.com")).status_code == 200
+    moved = code_for(client, db_session, ann, "moved@example.com")
+    assert confirm(client, ann, moved).status_code == 200
     assert_problem(reset_flow.confirm(client, reset_code), 400, "invalid_reset_token")
     assert login(client, email="moved@example.com").status_code == 200
 
 
 def test_using_one_code_ends_the_others(client, db_session, ann):
-    ask(client, ann, "first@example.com")
-    first = mailed_code(db_session, "first@example.com")
-    ask(client, ann, "second@example.com")
-    second = mailed_code(db_session, "second@example.com")
+    first = code_for(client, db_session, ann, "first@example.com")
+    second = code_for(client, db_session, ann, "second@example.com")
     assert confirm(client, ann, second).status_code == 200
     assert_problem(confirm(client, ann, first), 400, "invalid_email_change_token")
 
 
 def test_export_deletion_and_purge(client, db_session, ann):
-    ask(client, ann, "kept@example.com")
-    code = mailed_code(db_session, "kept@example.com")
+    code = code_for(client, db_session, ann, "kept@example.com")
     export = client.get("/api/v1/me/export", headers=bearer(ann))
     [change] = export.json["email_changes"]
     assert change["new_email"] == "kept@example.com" and change["used_at"] is None
