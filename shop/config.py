@@ -66,6 +66,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "STRIPE_MAX_RETRIES": _int(env, "STRIPE_MAX_RETRIES", 2),
         "STRIPE_TIMEOUT_SECONDS": _int(env, "STRIPE_TIMEOUT_SECONDS", 20),
         "STRIPE_EPHEMERAL_KEY_VERSION": env.get("STRIPE_EPHEMERAL_KEY_VERSION", ""),
+        "STRIPE_CUSTOMER_SYNC_EVERY_SECONDS": _int(env, "STRIPE_CUSTOMER_SYNC_EVERY_SECONDS", 10),
         "CHECKOUT_ALLOWED_ORIGINS": _list(env.get("CHECKOUT_ALLOWED_ORIGINS")),
         "RECONCILE_AFTER_SECONDS": _int(env, "RECONCILE_AFTER_SECONDS", 120),
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP

@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 from shop.accounts import codes, passwords
 from shop.accounts.auth import hash_token
 from shop.accounts.models import EmailChange, User
-from shop.accounts.services import end_mailed_codes, find_user_by_email, normalise_email
+from shop.accounts.services import (
+    contact_changed_for,
+    end_mailed_codes,
+    find_user_by_email,
+    normalise_email,
+)
 from shop.db import insert_now, utcnow
 from shop.errors import BadRequest, Conflict, Unauthorized, ValidationFailed
 from shop.notifications import services as notifications
@@ -104,6 +109,7 @@ def confirm_change(*, session: Session, user: User, token: str) -> User:
     except IntegrityError:
         user.email = old_email
         raise _address_taken() from None
+    contact_changed_for(session=session, user=user)
     log.info("email changed", extra={"user_id": user.id})
     return user
 

@@ -32,9 +32,12 @@ from shop.errors import Conflict, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
 
-# Other domains hook into deletion here: fn(*, session, user) runs before anonymisation
-# (e.g. payments forgetting the Stripe customer). Orders keep their own snapshots.
+# Other domains hook in here with fn(*, session, user). on_account_deleted runs before
+# anonymisation (payments erases the Stripe Customer); orders keep their own snapshots.
+# on_contact_changed runs after the name or sign-in email changed (payments copies it to the
+# Stripe Customer).
 on_account_deleted: list[Callable[..., None]] = []
+on_contact_changed: list[Callable[..., None]] = []
 
 
 class RefreshTokenReused(Unauthorized):
@@ -226,7 +229,8 @@ def change_password(
 
 def update_profile(*, session: Session, user: User, changes: dict[str, Any]) -> User:
     """Change name, marketing consent and the default address."""
-    if "name" in changes:
+    contact_changed = "name" in changes and changes["name"].strip() != user.name
+    if contact_changed:
         user.name = changes["name"].strip()
     if "marketing_consent" in changes and changes["marketing_consent"] != user.marketing_consent:
         user.marketing_consent = changes["marketing_consent"]
@@ -241,7 +245,14 @@ def update_profile(*, session: Session, user: User, changes: dict[str, Any]) -> 
             address = addresses.get_address(session=session, user=user, address_id=address_id)
             addresses.make_default(session=session, user=user, address=address)
     session.flush()
+    if contact_changed:
+        contact_changed_for(session=session, user=user)
     return user
+
+
+def contact_changed_for(*, session: Session, user: User) -> None:
+    for hook in on_contact_changed:
+        hook(session=session, user=user)
 
 
 def delete_account(*, session: Session, user: User) -> None:

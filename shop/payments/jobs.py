@@ -1,6 +1,7 @@
-"""Worker jobs: expire unpaid reservations, and reconcile pending orders with Stripe.
+"""Worker jobs: expire unpaid reservations, reconcile pending orders with Stripe, and keep
+accounts' Stripe Customers in step with them.
 
-Both process a small batch per run and isolate each order in a savepoint, so one order that
+The first two process a small batch per run and isolate each order in a savepoint, so one order that
 Stripe cannot answer for never holds up (or rolls back) the others.
 """
 
@@ -14,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from shop.orders import services as orders
 from shop.orders.models import Order
+from shop.payments import customers, transitions
 from shop.payments import services as payments
-from shop.payments import transitions
 from shop.worker import job, stop_requested
 
 log = logging.getLogger(__name__)
@@ -67,3 +68,9 @@ def reconcile_pending(*, session: Session, now: datetime) -> int:
             continue
         checked += 1
     return checked
+
+
+@job("payments.stripe_customers", every_seconds=10, setting="STRIPE_CUSTOMER_SYNC_EVERY_SECONDS")
+def sync_stripe_customers(*, session: Session, now: datetime) -> int:
+    """Copy new names and emails to accounts' Stripe Customers; delete deleted accounts' ones."""
+    return customers.sync_due(session=session, now=now, limit=BATCH, should_stop=stop_requested)

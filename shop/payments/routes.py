@@ -10,10 +10,11 @@ from shop.api import Blueprint
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.routes import ORDER_TOKEN_HEADER
-from shop.payments import schemas, services, webhooks
+from shop.payments import customers, schemas, services, webhooks
 from shop.payments.models import StripeEvent
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payments")
+customers.register_hooks()
 
 
 @blp.route("/stripe/webhook", methods=["POST"])

@@ -273,3 +273,18 @@ def test_ephemeral_keys_belong_to_a_customer(localstripe):
         params={"customer": customer.id}, options={"stripe_version": "2024-06-20"})
     assert key.secret.startswith("ek_test_")
     assert key.associated_objects[0].id == customer.id
+
+
+# docs.stripe.com/error-codes#email-invalid
+
+
+def test_a_customer_email_that_is_not_an_address_is_refused(localstripe):
+    customers = localstripe.client.v1.customers
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        customers.create(params={"email": "not an address"})
+    assert (refused.value.code, refused.value.param) == ("email_invalid", "email")
+    customer = customers.create(params={"email": "d@example.com"})
+    with pytest.raises(stripe.InvalidRequestError):
+        customers.update(customer.id, params={"email": "d@"})
+    assert customers.update(customer.id, params={"email": "e@example.com"}).email \
+        == "e@example.com"
