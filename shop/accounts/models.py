@@ -90,6 +90,9 @@ class TokenFamily(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # what the customer sees in their list of sign-ins: the name the app gave the device at
+    # sign-in, else the client's User-Agent
+    device: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_refreshed_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 
 from shop import ratelimits
 from shop.accounts import addresses, email_change, export, password_reset, schemas, services
@@ -34,6 +34,13 @@ export.register_section("password_resets", password_reset.export_resets)
 export.register_section("email_changes", email_change.export_changes)
 
 
+def _device(args: dict) -> str | None:
+    """The label of a new sign-in: the app's device_name, else the User-Agent (printable)."""
+    label = args.pop("device_name", None) or request.headers.get("User-Agent", "")
+    label = "".join(ch for ch in label if ch.isprintable()).strip()
+    return label[:200] or None
+
+
 @auth_blp.route("/register", methods=["POST"])
 @access("public")
 @ratelimits.per_ip("REGISTER_RATE_LIMIT")
@@ -45,7 +52,7 @@ export.register_section("email_changes", email_change.export_changes)
 @auth_blp.alt_response(429, description="Too many attempts")
 def register(args):
     """Create a customer account and sign it in."""
-    tokens = services.register(session=db.session, **args)
+    tokens = services.register(session=db.session, device=_device(args), **args)
     db.session.commit()
     return tokens
 
@@ -60,7 +67,7 @@ def register(args):
 @auth_blp.alt_response(429, description="Too many attempts")
 def issue_tokens(args):
     """Sign in with email and password (customers and staff alike)."""
-    tokens = services.authenticate(session=db.session, **args)
+    tokens = services.authenticate(session=db.session, device=_device(args), **args)
     db.session.commit()
     return tokens
 
@@ -199,6 +206,28 @@ def confirm_email_change(args):
     user = email_change.confirm_change(session=db.session, user=current_user(), **args)
     db.session.commit()
     return user
+
+
+@me_blp.route("/sessions", methods=["GET"])
+@access("customer")
+@me_blp.response(200, schemas.LiveSessionListSchema)
+def list_sessions():
+    """Where you are signed in: every session that can still be used, most recent first."""
+    families = services.live_sessions(session=db.session, user=current_user())
+    return {"items": [{"id": family.id, "device": family.device,
+                       "created_at": family.created_at,
+                       "last_refreshed_at": family.last_refreshed_at,
+                       "current": family.id == g.token_family_id} for family in families]}
+
+
+@me_blp.route("/sessions/<int:session_id>", methods=["DELETE"])
+@access("customer")
+@me_blp.response(204)
+@me_blp.alt_response(404, description="session_not_found: not one of your sessions, or ended")
+def end_session(session_id: int):
+    """Sign out one session (its access and refresh tokens stop working at once)."""
+    services.end_session(session=db.session, user=current_user(), family_id=session_id)
+    db.session.commit()
 
 
 @me_blp.route("/export", methods=["GET"])

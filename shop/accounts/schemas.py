@@ -28,16 +28,25 @@ def _password(**kwargs: Any) -> ma.fields.String:
 
 # --- tokens -------------------------------------------------------------------------------
 
+def _device_name() -> ma.fields.String:
+    return ma.fields.String(
+        load_only=True, validate=[Length(min=1, max=100), _not_blank],
+        metadata={"description": "What to call this sign-in in GET /me/sessions (e.g. "
+                                 "\"Ann's iPhone\"); the User-Agent when left out"})
+
+
 class RegisterSchema(ma.Schema):
     email = ma.fields.Email(required=True, validate=Length(max=254))
     password = _password(metadata={"description": "At least 10 characters, not a common one"})
     name = _name(required=True)
     marketing_consent = ma.fields.Boolean(load_default=False)
+    device_name = _device_name()
 
 
 class LoginSchema(ma.Schema):
     email = ma.fields.String(required=True, validate=Length(min=1, max=254))
     password = _password()
+    device_name = _device_name()
 
 
 class RefreshSchema(ma.Schema):
@@ -170,10 +179,26 @@ class PasswordResetDoneSchema(ma.Schema):
 
 class SessionSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
+    device = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime(required=True)
     last_refreshed_at = ma.fields.DateTime(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
     revoked_reason = ma.fields.String(allow_none=True)
+
+
+class LiveSessionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    device = ma.fields.String(allow_none=True, metadata={
+        "description": "The device_name given at sign-in, else the client's User-Agent"})
+    created_at = ma.fields.DateTime(required=True, metadata={"description": "Signed in at"})
+    last_refreshed_at = ma.fields.DateTime(allow_none=True, metadata={
+        "description": "Last token refresh (the app refreshes while it is in use)"})
+    current = ma.fields.Boolean(required=True, metadata={
+        "description": "The session this request was made with"})
+
+
+class LiveSessionListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(LiveSessionSchema), required=True)
 
 
 class ExportSchema(ma.Schema):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,9 +64,9 @@ def find_user_by_email(*, session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == normalise_email(email))).first()
 
 
-def start_session(*, session: Session, user: User) -> IssuedTokens:
+def start_session(*, session: Session, user: User, device: str | None = None) -> IssuedTokens:
     """A new token family with its first access and refresh tokens."""
-    family = TokenFamily(user=user)
+    family = TokenFamily(user=user, device=device)
     session.add(family)
     return _issue_pair(session=session, family=family, user=user)
 
@@ -85,7 +85,8 @@ def _issue_pair(*, session: Session, family: TokenFamily, user: User) -> IssuedT
 
 
 def register(
-    *, session: Session, email: str, password: str, name: str, marketing_consent: bool = False
+    *, session: Session, email: str, password: str, name: str, marketing_consent: bool = False,
+    device: str | None = None,
 ) -> IssuedTokens:
     """Create a customer account and sign it in."""
     email = normalise_email(email)
@@ -106,7 +107,7 @@ def register(
     except IntegrityError:
         raise email_unavailable() from None
     log.info("account registered", extra={"user_id": user.id})
-    return start_session(session=session, user=user)
+    return start_session(session=session, user=user, device=device)
 
 
 def email_unavailable() -> Conflict:
@@ -117,7 +118,9 @@ def email_unavailable() -> Conflict:
     )
 
 
-def authenticate(*, session: Session, email: str, password: str) -> IssuedTokens:
+def authenticate(
+    *, session: Session, email: str, password: str, device: str | None = None
+) -> IssuedTokens:
     """Check an email and password (same cost whether or not the account exists)."""
     user = find_user_by_email(session=session, email=email)
     stored_hash = user.password_hash if user is not None and user.is_active else None
@@ -128,7 +131,7 @@ def authenticate(*, session: Session, email: str, password: str) -> IssuedTokens
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
     log.info("signed in", extra={"user_id": user.id})
-    return start_session(session=session, user=user)
+    return start_session(session=session, user=user, device=device)
 
 
 def _invalid_refresh_token() -> Unauthorized:
@@ -287,6 +290,30 @@ def list_sessions(*, session: Session, user: User) -> list[TokenFamily]:
     return list(session.scalars(
         select(TokenFamily).where(TokenFamily.user_id == user.id).order_by(TokenFamily.id)
     ))
+
+
+def live_sessions(*, session: Session, user: User) -> list[TokenFamily]:
+    """The sign-ins that can still be used: not revoked, with a refresh token still valid."""
+    usable_refresh_token = select(AuthToken.id).where(
+        AuthToken.family_id == TokenFamily.id, AuthToken.kind == "refresh",
+        AuthToken.used_at.is_(None), AuthToken.expires_at > utcnow(),
+    ).exists()
+    return list(session.scalars(
+        select(TokenFamily)
+        .where(TokenFamily.user_id == user.id, TokenFamily.revoked_at.is_(None),
+               usable_refresh_token)
+        .order_by(func.coalesce(TokenFamily.last_refreshed_at, TokenFamily.created_at).desc(),
+                  TokenFamily.id.desc())
+    ))
+
+
+def end_session(*, session: Session, user: User, family_id: int) -> None:
+    """Sign one of the user's sessions out (a lost phone, a shared computer)."""
+    family = session.get(TokenFamily, family_id)
+    if family is None or family.user_id != user.id or family.revoked_at is not None:
+        raise NotFound("No such signed-in session.", code="session_not_found")
+    revoke_family(session=session, family=family, reason="signed_out_remotely")
+    log.info("session signed out remotely", extra={"user_id": user.id, "family_id": family_id})
 
 
 def get_user(*, session: Session, user_id: int) -> User:
