@@ -269,6 +269,8 @@ def delete_account(*, session: Session, user: User) -> None:
     for hook in on_account_deleted:
         hook(session=session, user=user)
     revoke_all_families(session=session, user=user, reason="account_deleted")
+    session.execute(update(TokenFamily).where(TokenFamily.user_id == user.id)
+                    .values(device=None).execution_options(synchronize_session=False))
     session.execute(delete(Address).where(Address.user_id == user.id))
     session.execute(delete(PasswordReset).where(
         or_(PasswordReset.user_id == user.id, PasswordReset.email == user.email)))

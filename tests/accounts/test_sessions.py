@@ -128,3 +128,10 @@ def test_a_bad_device_name_is_refused(client, ann, device_name):
         "email": "ann@example.com", "password": PASSWORD, "device_name": device_name})
     body = assert_problem(response, 422, "validation_error")
     assert list(body["errors"]) == ["device_name"]
+
+
+def test_deleting_the_account_forgets_the_device_names(client, db_session, ann):
+    sign_in(client, device_name="Ann's iPhone")
+    assert client.delete("/api/v1/me", headers=bearer(ann)).status_code == 204
+    devices = db_session.scalars(select(TokenFamily.device)).all()
+    assert len(devices) == 2 and set(devices) == {None}
