@@ -70,6 +70,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CHECKOUT_ALLOWED_ORIGINS": _list(env.get("CHECKOUT_ALLOWED_ORIGINS")),
         "RECONCILE_AFTER_SECONDS": _int(env, "RECONCILE_AFTER_SECONDS", 120),
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP
+        "ORDER_CANCEL_RATE_LIMIT": env.get("ORDER_CANCEL_RATE_LIMIT", "10 per minute"),  # per IP
         "REDIS_URL": env.get("REDIS_URL", ""),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", ""),  # shops sharing a Redis
         "SMTP_URL": env.get("SMTP_URL", ""),

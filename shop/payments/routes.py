@@ -10,6 +10,7 @@ from shop.api import Blueprint
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.routes import ORDER_TOKEN_HEADER
+from shop.orders.schemas import OrderQuerySchema, OrderSchema
 from shop.payments import customers, schemas, services, webhooks
 from shop.payments.models import StripeEvent
 
@@ -56,3 +57,25 @@ def sync_order(order_id: int, access_token: str | None = None):
     payment = services.sync_order(session=db.session, order=order)
     db.session.commit()
     return {"order": order, "payment": payment}
+
+
+@blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@access("optional")
+@ratelimits.per_ip("ORDER_CANCEL_RATE_LIMIT")
+@blp.arguments(OrderQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, OrderSchema)
+@blp.alt_response(404, description="No such order, or not yours")
+@blp.alt_response(409, description="order_not_cancellable: paid (the clinic cancels and refunds)")
+@blp.alt_response(503, description="payment_provider_unavailable: nothing changed; try again")
+def cancel_order(order_id: int, access_token: str | None = None):
+    """Give up an order not paid yet: its payment is stopped, its stock released at once and
+    its cart opened again (to change it and check out anew). Cancelling twice is harmless."""
+    order = orders.get_order_for_viewer(
+        session=db.session, order_id=order_id, user=current_user(),
+        access_token=access_token or request.headers.get(ORDER_TOKEN_HEADER),
+    )
+    order = services.cancel_for_customer(session=db.session, order=order)
+    db.session.commit()  # also when Stripe showed it paid after all: that is settled now
+    if order.status != "cancelled":
+        raise services.not_cancellable()
+    return order

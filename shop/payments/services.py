@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User
 from shop.db import as_utc, insert_now, utcnow
 from shop.errors import Conflict, ValidationFailed
+from shop.orders import services as orders
 from shop.orders.models import Order, StockReservation
 from shop.payments import transitions
 from shop.payments.client import as_dict, is_missing, provider_errors, stripe_client
@@ -323,6 +324,26 @@ def sync_payment(*, session: Session, payment: Payment) -> None:
             return
         intent = client.v1.payment_intents.retrieve(payment.payment_intent_id)
     transitions.apply_intent(session=session, payment=payment, intent=as_dict(intent))
+
+
+def cancel_for_customer(*, session: Session, order: Order) -> Order:
+    """POST /orders/{id}/cancel: the customer gives up an order before paying for it. Its
+    payment is stopped in Stripe, its stock and voucher holds released, its cart reopened.
+
+    Stopping the payment may find the customer paid after all: the order is then settled as
+    paid (worth committing) and comes back not cancelled (see `not_cancellable`)."""
+    if order.status == "cancelled":
+        return order
+    if order.status != "pending_payment":
+        raise not_cancellable()
+    cancel_payment(session=session, order=order)
+    return orders.cancel_unpaid(session=session, order_id=order.id,
+                                reason="cancelled_by_customer")
+
+
+def not_cancellable() -> Conflict:
+    return Conflict("This order has been paid, so it can no longer be cancelled here; the "
+                    "clinic can cancel and refund it.", code="order_not_cancellable")
 
 
 def sync_order(*, session: Session, order: Order) -> Payment | None:
