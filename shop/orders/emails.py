@@ -1,4 +1,5 @@
-"""The order confirmation email: lines, totals and the VAT they include, as text and HTML."""
+"""The emails an order's customer gets: the confirmation (lines, totals and the VAT they
+include), refunds and cancellations, each as (subject, text, HTML)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from shop.money import Money
 from shop.orders.models import Order
 
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+SIGNATURE = "GLOW Clinic, London"
+CARD_REFUND_TIMING = "banks usually show it within 5 to 10 working days"
 
 
 def format_money(money: Money) -> str:
@@ -77,3 +80,56 @@ def confirmation(order: Order) -> tuple[str, str, str]:
         f"<p>Delivery: {escape(_delivery(order))}</p><p>GLOW Clinic, London</p></body></html>"
     )
     return subject, text, html
+
+
+def letter(title: str, paragraphs: list[str], items: list[str]) -> tuple[str, str]:
+    """(text, HTML) of a short email: its paragraphs, then the items it is about."""
+    text = "\n".join([*paragraphs, "", *items, "", SIGNATURE] if items
+                     else [*paragraphs, "", SIGNATURE])
+    body = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs)
+    listed = f"<ul>{''.join(f'<li>{escape(item)}</li>' for item in items)}</ul>" if items else ""
+    html = (f"<html><body><h1>{escape(title)}</h1>{body}{listed}"
+            f"<p>{SIGNATURE}</p></body></html>")
+    return text, html
+
+
+def refunded(order: Order, *, card_amount: int, voucher_amount: int,
+             items: list[str]) -> tuple[str, str, str]:
+    """A refund the clinic made: how much, and where the money goes back to."""
+    subject = f"Your GLOW Clinic refund for order {order.number}"
+    total = format_money(order.money(card_amount + voucher_amount))
+    paragraphs = [f"We have refunded {total} for order {order.number}."]
+    if card_amount:
+        paragraphs.append(f"{format_money(order.money(card_amount))} goes back to the card you "
+                          f"paid with; {CARD_REFUND_TIMING}.")
+    if voucher_amount:
+        paragraphs.append(f"{format_money(order.money(voucher_amount))} goes back onto the gift "
+                          "voucher you paid with, to spend again.")
+    return (subject, *letter("Your refund", paragraphs, items))
+
+
+def refunded_sold_out(order: Order, amount: int) -> tuple[str, str, str]:
+    """A payment that came after the order's hold ended, when its stock had sold meanwhile."""
+    subject = f"Your GLOW Clinic order {order.number} could not be completed"
+    paragraphs = [
+        f"We are sorry: the payment for order {order.number} reached us after the time we "
+        "could hold its items for you, and they sold out in the meantime.",
+        f"We have refunded all {format_money(order.money(amount))} to the card you paid with; "
+        f"{CARD_REFUND_TIMING}.",
+    ]
+    return (subject, *letter("Your order could not be completed", paragraphs, _items(order)))
+
+
+def cancelled_by_clinic(order: Order, *, was_paid: bool) -> tuple[str, str, str]:
+    subject = f"Your GLOW Clinic order {order.number} has been cancelled"
+    paragraphs = [
+        f"Order {order.number} has been cancelled by the clinic.",
+        "Its refund was sent to you separately." if was_paid else
+        "Nothing was charged for it, and any gift voucher held for it can be spent again.",
+        "If you did not expect this, please reply to this email or call the clinic.",
+    ]
+    return (subject, *letter("Your order has been cancelled", paragraphs, _items(order)))
+
+
+def _items(order: Order) -> list[str]:
+    return [f"{line.quantity} x {line.name}" for line in order.lines]

@@ -174,17 +174,19 @@ def mark_paid(
               after_release=was_released)
     for hook in on_paid:
         hook(session=session, order=order)
-    _queue_confirmation(session, order)
+    email_customer(session=session, order=order, message=emails.confirmation(order),
+                   dedupe_key=f"order-confirmation:{order.id}")
     session.flush()
     return PaidResult(order, changed=True)
 
 
-def _queue_confirmation(session: Session, order: Order) -> None:
-    subject, text, html = emails.confirmation(order)
-    notifications.enqueue_email(
-        session=session, to=order.email, subject=subject, text=text, html=html,
-        dedupe_key=f"order-confirmation:{order.id}",
-    )
+def email_customer(*, session: Session, order: Order, message: tuple[str, str, str],
+                   dedupe_key: str) -> None:
+    """Queue one of shop.orders.emails' (subject, text, html) for the order's customer;
+    `dedupe_key` makes sure it goes once however often the caller runs."""
+    subject, text, html = message
+    notifications.enqueue_email(session=session, to=order.email, subject=subject, text=text,
+                                html=html, dedupe_key=dedupe_key)
 
 
 def record_payment_failure(*, session: Session, order_id: int, reason: str) -> Order:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shop.errors import Conflict, ValidationFailed
+from shop.orders import emails
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.payments.client import as_dict, provider_errors, stripe_client
@@ -90,6 +91,9 @@ def refund_automatically(*, session: Session, payment: Payment, order: Order,
                  idempotency_key=f"order-{order.id}-auto-refund", reason=AUTO_REFUND_REASON)
     orders.add_event(order, "refunded", amount=amount, reference=row.stripe_refund_id,
                      reason=AUTO_REFUND_REASON, automatic=True)
+    orders.email_customer(session=session, order=order,
+                          message=emails.refunded_sold_out(order, amount),
+                          dedupe_key=f"order-auto-refund:{order.id}")
     session.flush()
     return row
 

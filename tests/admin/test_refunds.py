@@ -10,10 +10,12 @@ from shop.audit.models import AuditEntry
 from shop.inventory.models import StockLevel, StockMovement
 from shop.money import Money
 from shop.orders import services as orders_services
+from shop.orders.models import OrderLine
 from shop.payments.models import Refund
 from shop.vouchers import services as voucher_services
 from shop.vouchers.models import Voucher
 from tests.admin.factories import make_variant, paid_card_order, place_order, refund
+from tests.payments.helpers import customer_email
 
 GBP = "GBP"
 
@@ -56,6 +58,11 @@ def test_refund_a_line_and_put_it_back_on_the_shelf(client, admin, db_session, u
     assert "staff_refund" in [event["type"] for event in detail["events"]]
     entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "order.refund")).one()
     assert (entry.before["refunded"], entry.after["refunded"]) == (0, 1100)
+    email = customer_email(db_session, f"order-refund:{body['id']}")
+    assert email.to == "buyer@example.com" and "refund for order" in email.subject
+    assert "We have refunded £11.00" in email.text and "back to the card" in email.text
+    line = db_session.get(OrderLine, order["line_id"])
+    assert f"1 x {line.name}" in email.text and "gift voucher" not in email.text
 
 
 def test_refunds_never_exceed_what_was_paid(client, admin, db_session, use_localstripe):
@@ -86,6 +93,8 @@ def test_refund_in_full_then_cancel(client, admin, staff, db_session, use_locals
     assert refund(client, admin, order["id"], amount=money(2200)).status_code == 201
     cancelled = client.post(f"{url}/cancel", json={"reason": "refunded"}, headers=staff.headers)
     assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    told = customer_email(db_session, f"order-cancelled:{order['id']}")
+    assert "cancelled by the clinic" in told.text and "refund was sent" in told.text
     assert client.post(f"{url}/fulfil", json={"collected": True},
                        headers=staff.headers).status_code == 409
 
@@ -161,6 +170,9 @@ def test_gift_vouchers_are_credited_back_first_then_the_card(
     assert first.status_code == 201, first.json
     assert first.json["voucher_amount"] == money(1000)
     assert first.json["card_amount"] == money(500)
+    email = customer_email(db_session, f"order-refund:{first.json['id']}")
+    assert "£10.00 goes back onto the gift voucher" in email.text
+    assert "£5.00 goes back to the card" in email.text
     voucher = db_session.get(Voucher, issued.voucher.id)
     db_session.refresh(voucher)
     assert voucher.balance_amount == 1000
@@ -196,6 +208,8 @@ def test_cancelling_an_unpaid_order_cancels_its_payment_intent(
     level = db_session.get(StockLevel, variant.id)
     db_session.refresh(level)
     assert level.reserved == 0
+    told = customer_email(db_session, f"order-cancelled:{body['order']['id']}")
+    assert told.to == "buyer@example.com" and "Nothing was charged" in told.text
 
 
 def test_cancelling_an_order_the_customer_just_paid_settles_it_instead(
@@ -208,6 +222,7 @@ def test_cancelling_an_order_the_customer_just_paid_settles_it_instead(
     detail = client.get(f"/api/v1/admin/orders/{body['order']['id']}",
                         headers=staff.headers).json
     assert detail["status"] == "paid"
+    assert customer_email(db_session, f"order-cancelled:{body['order']['id']}") is None
 
 
 def test_no_voucher_listener_means_no_voucher_refund(client, admin, db_session, use_localstripe,

@@ -80,5 +80,10 @@ def confirmation_emails(session, order_id: int) -> int:
                           .where(OutboxEmail.dedupe_key == f"order-confirmation:{order_id}"))
 
 
+def customer_email(session, dedupe_key: str) -> OutboxEmail | None:
+    """The email queued for an order's customer under this key (order-refund:{id}...)."""
+    return session.scalar(select(OutboxEmail).where(OutboxEmail.dedupe_key == dedupe_key))
+
+
 def event_types(order: Order) -> list[str]:
     return [event.type for event in order.events]

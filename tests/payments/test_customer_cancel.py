@@ -9,7 +9,13 @@ from shop.vouchers import services as vouchers
 from tests.accounts.test_api import assert_problem
 from tests.carts.factories import level, make_variant
 from tests.fixtures.auth import bearer_for, make_user
-from tests.payments.helpers import checkout, order_with_intent, payment_of, reload_order
+from tests.payments.helpers import (
+    checkout,
+    customer_email,
+    order_with_intent,
+    payment_of,
+    reload_order,
+)
 
 STRIPE_DOWN = "http://127.0.0.1:9"
 
@@ -40,6 +46,7 @@ def test_a_guest_cancels_an_unpaid_order_and_the_stock_is_free_at_once(
     assert db_session.get(Cart, order.cart_id).status == "open"  # to change it and try again
     again = cancel(client, placed)
     assert (again.status_code, again.json["status"]) == (200, "cancelled")
+    assert customer_email(db_session, f"order-cancelled:{order.id}") is None  # they know
 
 
 def test_the_signed_in_owner_cancels_without_a_token_and_nobody_else_can(

@@ -16,6 +16,7 @@ from tests.carts.factories import level, make_variant
 from tests.fixtures.stripe import CARD_DECLINED, event_body, sign
 from tests.payments.helpers import (
     confirmation_emails,
+    customer_email,
     event_types,
     order_with_intent,
     payment_of,
@@ -199,6 +200,9 @@ def test_a_late_success_without_stock_is_flagged_and_refunded_automatically(
     refund = db_session.scalar(select(Refund).where(Refund.order_id == order.id))
     assert (refund.amount, refund.status) == (3000, "succeeded")
     assert refund.idempotency_key == f"order-{order.id}-auto-refund"
+    email = customer_email(db_session, f"order-auto-refund:{order.id}")
+    assert email.to == order.email and "could not be completed" in email.subject
+    assert "sold out" in email.text and "refunded all £30.00" in email.text
     in_stripe = use_localstripe.client.v1.refunds.retrieve(refund.stripe_refund_id)
     assert (in_stripe.amount, in_stripe.payment_intent) == (3000, paid["intent"]["id"])
     # Stripe's refund events for it, and a replay of the payment, refund nothing more

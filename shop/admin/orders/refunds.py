@@ -25,6 +25,7 @@ from shop.audit import record as audit_record
 from shop.errors import Conflict, ValidationFailed
 from shop.inventory import services as inventory
 from shop.money import Money
+from shop.orders import emails
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderLine
 from shop.payments import services as payments
@@ -136,6 +137,10 @@ def refund_order(
     if restock:
         _restock(session, actor, order, items)
     _recorded(session, actor, order, refund, settled.refunded)
+    orders.email_customer(session=session, order=order, dedupe_key=f"order-refund:{refund.id}",
+                          message=emails.refunded(
+                              order, card_amount=card_part, voucher_amount=voucher_part,
+                              items=[f"{item.quantity} x {item.line.name}" for item in items]))
     return refund
 
 

@@ -22,7 +22,7 @@ from shop.audit import record as audit_record
 from shop.db import utcnow
 from shop.errors import Conflict, NotFound
 from shop.money import Money
-from shop.notifications import services as notifications
+from shop.orders import emails as customer_emails
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.payments import services as payments
@@ -215,13 +215,13 @@ def fulfil_order(
     before = order.status
     order.status = next_status(order.status, "fulfil")
     if collected:
-        subject, text, html = emails.ready_for_collection(order)
+        message = emails.ready_for_collection(order)
         details: dict[str, Any] = {"collection": True}
     else:
-        subject, text, html = emails.dispatched(order, carrier, tracking_number)
+        message = emails.dispatched(order, carrier, tracking_number)
         details = {"carrier": carrier, "tracking_number": tracking_number}
-    notifications.enqueue_email(session=session, to=order.email, subject=subject, text=text,
-                                html=html, dedupe_key=f"order-fulfilled:{order.id}")
+    orders.email_customer(session=session, order=order, message=message,
+                          dedupe_key=f"order-fulfilled:{order.id}")
     _transitioned(session, actor, order, "fulfil", before, **details)
     return order
 
@@ -248,6 +248,7 @@ def cancel_order(*, session: Session, actor: User, order_id: int, reason: str) -
         if order.status == "cancelled":
             _transitioned(session, actor, order, "cancel", "pending_payment", event=False,
                           reason=reason)
+            _tell_cancelled(session, order, was_paid=False)
         return order
     order = orders.lock_order(session=session, order_id=order_id)
     before = order.status
@@ -259,4 +260,11 @@ def cancel_order(*, session: Session, actor: User, order_id: int, reason: str) -
     for hook in orders.on_cancel:
         hook(session=session, order=order)
     _transitioned(session, actor, order, "cancel", before, reason=reason)
+    _tell_cancelled(session, order, was_paid=True)
     return order
+
+
+def _tell_cancelled(session: Session, order: Order, *, was_paid: bool) -> None:
+    orders.email_customer(session=session, order=order,
+                          message=customer_emails.cancelled_by_clinic(order, was_paid=was_paid),
+                          dedupe_key=f"order-cancelled:{order.id}")
