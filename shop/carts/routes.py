@@ -1,10 +1,15 @@
 """Cart endpoints: guests hold a cart by its id; a signed-in customer's cart is theirs alone."""
 
+from flask import request
+
 from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
-from shop.carts import schemas, services
+from shop.carts import reorder, schemas, services
 from shop.extensions import db
 from shop.idempotency import idempotent
+from shop.orders import services as orders
+from shop.orders.routes import ORDER_TOKEN_HEADER
+from shop.orders.schemas import OrderQuerySchema
 
 blp = Blueprint("carts", __name__, url_prefix="/api/v1",
                 description="Carts, priced from the catalogue on every read")
@@ -112,3 +117,27 @@ def claim_cart(cart_id: str):
     cart = services.claim_cart(session=db.session, cart_id=cart_id, user=current_user())
     db.session.commit()
     return _fresh_view(cart.id)
+
+
+@blp.route("/orders/<int:order_id>/reorder", methods=["POST"])
+@access("optional")
+@idempotent
+@blp.arguments(OrderQuerySchema, location="query", as_kwargs=True)
+@blp.links((201, 200), {"cart_id": "$response.body#/cart/id"},
+           GetCart=("carts_get_cart", "Read the cart, priced."),
+           Checkout=("checkout_checkout", "Check the cart out."))
+@blp.response(201, schemas.ReorderSchema)
+@blp.alt_response(200, schema=schemas.ReorderSchema, description="Added to the open cart")
+@blp.alt_response(404, description="No such order, or not yours")
+def reorder_order(order_id: int, access_token: str | None = None):
+    """Buy again: the order's products go into your open cart (a new cart for a guest, 201)
+    at today's prices; what cannot be added as it was is listed in `skipped`, with why."""
+    order = orders.get_order_for_viewer(
+        session=db.session, order_id=order_id, user=current_user(),
+        access_token=access_token or request.headers.get(ORDER_TOKEN_HEADER),
+    )
+    result = reorder.reorder(session=db.session, order=order, user=current_user())
+    db.session.commit()
+    body = {"cart": _fresh_view(result.cart.id), "added": result.added,
+            "skipped": result.skipped}
+    return body, 201 if result.created else 200

@@ -167,3 +167,25 @@ def cart_document(view) -> dict:
         "vouchers": _vouchers(view.vouchers),
         "created_at": iso_datetime(cart.created_at), "updated_at": iso_datetime(cart.updated_at),
     }
+
+
+REORDER_REASONS = ("unavailable", "out_of_stock", "insufficient_stock",
+                   "quantity_limit_exceeded", "cart_full", "gift_voucher")
+
+
+class ReorderedLineSchema(ma.Schema):
+    sku = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+
+
+class ReorderSkippedSchema(ma.Schema):
+    sku = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True, metadata={"description": "How many were not added"})
+    reason = ma.fields.String(required=True, metadata={"description": " | ".join(REORDER_REASONS)})
+
+
+class ReorderSchema(ma.Schema):
+    cart = ma.fields.Nested(CartSchema, required=True)
+    added = ma.fields.List(ma.fields.Nested(ReorderedLineSchema), required=True)
+    skipped = ma.fields.List(ma.fields.Nested(ReorderSkippedSchema), required=True)
