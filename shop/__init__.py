@@ -110,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.accounts import admin_routes as accounts_admin
     from shop.accounts import routes as accounts
     from shop.admin.routes import register_admin_blueprints
+    from shop.back_in_stock.routes import blp as back_in_stock_blp
     from shop.carts.routes import blp as carts_blp
     from shop.catalogue.routes import blp as catalogue_blp
     from shop.checkout.routes import blp as checkout_blp
@@ -121,7 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(docs.bp)
     for blueprint in (
         catalogue_blp, accounts.auth_blp, accounts.me_blp, accounts_admin.blp, carts_blp,
-        checkout_blp, orders_blp, payments_blp, vouchers_blp,
+        checkout_blp, orders_blp, payments_blp, vouchers_blp, back_in_stock_blp,
     ):
         api.register_blueprint(blueprint)
     register_admin_blueprints(api)

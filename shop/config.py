@@ -71,6 +71,13 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "RECONCILE_AFTER_SECONDS": _int(env, "RECONCILE_AFTER_SECONDS", 120),
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP
         "ORDER_CANCEL_RATE_LIMIT": env.get("ORDER_CANCEL_RATE_LIMIT", "10 per minute"),  # per IP
+        "BACK_IN_STOCK_RATE_LIMIT": env.get("BACK_IN_STOCK_RATE_LIMIT",
+                                            "10 per minute;100 per day"),  # per IP
+        "BACK_IN_STOCK_EMAIL_RATE_LIMIT": env.get("BACK_IN_STOCK_EMAIL_RATE_LIMIT",
+                                                  "20 per day"),  # per address asked for
+        "BACK_IN_STOCK_SEND_EVERY_SECONDS": _int(env, "BACK_IN_STOCK_SEND_EVERY_SECONDS", 60),
+        # the storefront's product page, {slug} standing for the product's slug
+        "PRODUCT_URL": env.get("PRODUCT_URL", ""),
         "REDIS_URL": env.get("REDIS_URL", ""),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", ""),  # shops sharing a Redis
         "SMTP_URL": env.get("SMTP_URL", ""),

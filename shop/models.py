@@ -4,6 +4,7 @@ from shop import catalogue_version  # noqa: F401
 from shop.accounts import models as accounts  # noqa: F401
 from shop.admin import models as admin  # noqa: F401
 from shop.audit import models as audit  # noqa: F401
+from shop.back_in_stock import models as back_in_stock  # noqa: F401
 from shop.carts import models as carts  # noqa: F401
 from shop.catalogue import models as catalogue  # noqa: F401
 from shop.idempotency import models as idempotency  # noqa: F401

@@ -36,6 +36,7 @@ JOB_MODULES = [
     "shop.payments.jobs",
     "shop.vouchers.jobs",
     "shop.admin.jobs",
+    "shop.back_in_stock.jobs",
 ]
 
 JobFn = Callable[..., int]

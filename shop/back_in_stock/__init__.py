@@ -1,0 +1,1 @@
+"""Back-in-stock requests: "email me when it is back", sent once when stock returns."""

@@ -1,0 +1,33 @@
+"""POST /back-in-stock: "email me when it is back"."""
+
+from __future__ import annotations
+
+from shop import ratelimits
+from shop.accounts import services as accounts
+from shop.accounts.auth import access, current_user
+from shop.accounts.export import register_section
+from shop.api import Blueprint
+from shop.back_in_stock import schemas, services
+from shop.extensions import db
+
+blp = Blueprint("back_in_stock", __name__, url_prefix="/api/v1",
+                description="Back-in-stock emails for sold-out products")
+register_section("back_in_stock", services.export_requests)
+if services.forget_account not in accounts.on_account_deleted:
+    accounts.on_account_deleted.append(services.forget_account)
+
+
+@blp.route("/back-in-stock", methods=["POST"])
+@access("optional")
+@ratelimits.per_ip("BACK_IN_STOCK_RATE_LIMIT")
+@ratelimits.per_json_field("BACK_IN_STOCK_EMAIL_RATE_LIMIT", "email")
+@blp.arguments(schemas.BackInStockRequestSchema)
+@blp.response(202, schemas.BackInStockAcceptedSchema)
+@blp.alt_response(409, description="in_stock (add it to the cart instead), product_unavailable")
+@blp.alt_response(422, description="sku_not_found, or not an email address")
+@blp.alt_response(429, description="Too many requests")
+def request_back_in_stock(args):
+    """Ask for one email when a sold-out product variant is back in stock."""
+    variant = services.request_alert(session=db.session, user=current_user(), **args)
+    db.session.commit()
+    return {"detail": "We will email you once when it is back in stock.", "sku": variant.sku}
