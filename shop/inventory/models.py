@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from shop.catalogue.models import Variant  # noqa: F401  (relationship target)
 from shop.db import Base, utcnow
@@ -35,6 +35,9 @@ class StockLevel(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     variant: Mapped[Variant] = relationship(back_populates="stock_level")
+    # loaded only where a query asks for it (the staff stock list): how many customers wait
+    # for a back-in-stock email about this variant
+    waiting: Mapped[int | None] = query_expression()
 
     @property
     def available(self) -> int:

@@ -181,3 +181,21 @@ def test_the_same_request_at_once_from_many_devices_is_one_row(app_config, commi
         with race_app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_staff_see_how_many_customers_wait_for_each_sku(client, db_session, sold_out):
+    staff = bearer_for(db_session, make_user(db_session, role="staff"))
+    for address in ("a@example.com", "b@example.com"):
+        assert ask(client, sold_out.sku, email=address).status_code == 202
+
+    def waiting() -> int:
+        page = client.get(f"/api/v1/admin/stock?sku={sold_out.sku}", headers=staff).json
+        [row] = page["items"]
+        return row["waiting"]
+
+    assert waiting() == 2
+    restock(db_session, sold_out)
+    run(db_session)
+    assert waiting() == 0
+    csv_export = client.get(f"/api/v1/admin/stock?sku={sold_out.sku}&format=csv", headers=staff)
+    assert "waiting" in csv_export.get_data(as_text=True).splitlines()[0]

@@ -21,6 +21,8 @@ class StockItemSchema(ma.Schema):
     reserved = ma.fields.Integer(required=True)
     available = ma.fields.Integer(required=True)
     low_stock_threshold = ma.fields.Integer(required=True)
+    waiting = ma.fields.Integer(required=True, metadata={
+        "description": "Customers waiting for a back-in-stock email about this SKU"})
     is_active = ma.fields.Boolean(attribute="variant.is_active")
     updated_at = UtcDateTime()
 

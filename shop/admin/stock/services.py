@@ -12,16 +12,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, Select, func, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, with_expression
 
 from shop.accounts.models import User
 from shop.audit import record as audit_record
+from shop.back_in_stock.models import BackInStockRequest
 from shop.catalogue.models import Product, Variant
 from shop.errors import Conflict
 from shop.inventory import services as inventory
 from shop.inventory.models import StockLevel, StockMovement
 
 stock_available = StockLevel.on_hand - StockLevel.reserved
+waiting_customers = (
+    select(func.count()).where(BackInStockRequest.variant_id == StockLevel.variant_id,
+                               BackInStockRequest.notified_at.is_(None))
+    .correlate(StockLevel).scalar_subquery()
+)
 
 
 def stock_query(*, sku: str | None = None, low: bool | None = None,
@@ -29,7 +35,8 @@ def stock_query(*, sku: str | None = None, low: bool | None = None,
     stmt = (
         select(StockLevel)
         .join(StockLevel.variant).join(Variant.product)
-        .options(contains_eager(StockLevel.variant).contains_eager(Variant.product))
+        .options(contains_eager(StockLevel.variant).contains_eager(Variant.product),
+                 with_expression(StockLevel.waiting, waiting_customers))
     )
     if sku:
         stmt = stmt.where(func.upper(Variant.sku).startswith(sku.upper(), autoescape=True))
