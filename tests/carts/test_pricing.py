@@ -82,6 +82,44 @@ def test_an_empty_cart_is_not_purchasable():
 
 
 def test_discounts_reduce_the_total():
-    discount = Discount("GIFT", "Gift voucher", Money(500, "GBP"))
+    discount = Discount("GLOW5", "£5 off", Money(500, "GBP"))
     priced = price([line(2000)], method=COLLECT, discounts=(discount,))
     assert priced.discount == Money(500, "GBP") and priced.total == Money(1500, "GBP")
+    assert priced.vat == Money(250, "GBP")  # VAT on the 15.00 paid, not on 20.00
+
+
+def test_a_discount_is_shared_over_the_products_and_their_vat_follows():
+    discount = Discount("GLOW10", "10% off", Money(700, "GBP"))
+    priced = price([line(3000, 2), line(1000, 1, item_id=2)], method=COLLECT,
+                   discounts=(discount,))
+    first, second = priced.lines
+    assert (first.discount, second.discount) == (Money(600, "GBP"), Money(100, "GBP"))
+    assert first.line_total == Money(6000, "GBP")  # shown as priced, the cut beside it
+    assert (first.vat.amount, second.vat.amount) == (Money(900, "GBP"), Money(150, "GBP"))
+    assert priced.vat == Money(1050, "GBP") and priced.total == Money(6300, "GBP")
+
+
+def test_pennies_left_by_the_split_go_to_the_largest_line():
+    from shop.carts.pricing import shares
+
+    assert shares([1000, 1000, 1001], 100) == [33, 33, 34]
+    assert shares([500, 300], 10_000) == [500, 300]  # never more than the goods
+    assert shares([], 100) == [] and shares([500], 0) == [0]
+
+
+def test_gift_vouchers_and_shipping_are_not_discounted():
+    from dataclasses import replace
+
+    voucher = replace(line(5000, item_id=2), kind="voucher", vat_rate=0, ships=False,
+                      tracks_stock=False)
+    discount = Discount("GLOW50", "£50 off", Money(5000, "GBP"))
+    priced = price([line(1000), voucher], method=BY_CODE["uk-next-day"], discounts=(discount,))
+    assert priced.discount == Money(1000, "GBP")  # only the product's 10.00
+    assert priced.lines[1].discount is None
+    assert priced.total == Money(1000 + 5000 + 695 - 1000, "GBP")
+
+
+def test_free_shipping_counts_what_is_paid_after_the_discount():
+    discount = Discount("GLOW5", "£5 off", Money(500, "GBP"))
+    priced = price([line(4200)], discounts=(discount,))  # 42.00 - 5.00 is below 40.00
+    assert priced.shipping == Money(395, "GBP")
