@@ -71,6 +71,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "RECONCILE_AFTER_SECONDS": _int(env, "RECONCILE_AFTER_SECONDS", 120),
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP
         "ORDER_CANCEL_RATE_LIMIT": env.get("ORDER_CANCEL_RATE_LIMIT", "10 per minute"),  # per IP
+        "PROMOTION_RATE_LIMIT": env.get("PROMOTION_RATE_LIMIT", "20 per minute"),  # per IP
         "BACK_IN_STOCK_RATE_LIMIT": env.get("BACK_IN_STOCK_RATE_LIMIT",
                                             "10 per minute;100 per day"),  # per IP
         "BACK_IN_STOCK_EMAIL_RATE_LIMIT": env.get("BACK_IN_STOCK_EMAIL_RATE_LIMIT",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.catalogue.models import Variant
 from shop.db import Base, utcnow
+from shop.promotions.models import Promotion
 
 CART_STATUSES = ("open", "checked_out", "merged")
 
@@ -26,9 +27,13 @@ class Cart(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # the promotion code applied (one per cart); a cart without one never reads promotions
+    promotion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("promotions.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    promotion: Mapped[Promotion | None] = relationship()
     items: Mapped[list[CartItem]] = relationship(
         back_populates="cart", order_by="CartItem.id", cascade="all, delete-orphan",
         passive_deletes=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from shop.checkout.shipping import ShippingMethod
 from shop.money import Money
@@ -88,6 +89,7 @@ class PricedCart:
     vat_breakdown: tuple[Vat, ...]
     total: Money
     problems: tuple[str, ...] = field(default=())
+    promotion: Any = None  # the cart's promotion code, evaluated (shop.promotions.rules)
 
     @property
     def purchasable(self) -> bool:

@@ -85,6 +85,16 @@ class DiscountSchema(ma.Schema):
     amount = money_field(required=True)
 
 
+class CartPromotionSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    applies = ma.fields.Boolean(required=True, metadata={
+        "description": "Whether it takes something off now (the discount is in `discounts`)"})
+    reason = ma.fields.String(allow_none=True, metadata={
+        "description": "Why not: disabled | not_started | expired | used_up | "
+                       "minimum_not_reached | no_eligible_items | wrong_currency"})
+
+
 class CartTotalsSchema(ma.Schema):
     subtotal = money_field(required=True)
     shipping = money_field(required=True)
@@ -106,6 +116,10 @@ class CartSchema(HandDumpedSchema):
         metadata={"description": "The method priced in (null when nothing ships)"},
     )
     discounts = ma.fields.List(ma.fields.Nested(DiscountSchema), required=True)
+    promotion = ma.fields.Nested(
+        CartPromotionSchema, allow_none=True,
+        metadata={"description": "The promotion code applied, and whether it applies now"},
+    )
     totals = ma.fields.Nested(CartTotalsSchema, required=True)
     vat_breakdown = ma.fields.List(ma.fields.Nested(VatSchema), required=True)
     purchasable = ma.fields.Boolean(required=True)
@@ -159,6 +173,9 @@ def cart_document(view) -> dict:
                                   "vat": _vat(shipping["vat"])},
         "discounts": [{"code": d.code, "description": d.description, "amount": d.amount.as_dict()}
                       for d in priced.discounts],
+        "promotion": priced.promotion and {
+            "code": priced.promotion.code, "description": priced.promotion.description,
+            "applies": priced.promotion.applies, "reason": priced.promotion.reason},
         "totals": {"subtotal": priced.subtotal.as_dict(), "shipping": priced.shipping.as_dict(),
                    "discount": priced.discount.as_dict(), "vat": priced.vat.as_dict(),
                    "total": priced.total.as_dict()},

@@ -20,6 +20,7 @@ from shop.checkout import shipping
 from shop.db import insert_now, update_now, utcnow
 from shop.errors import Conflict, NotFound, ValidationFailed
 from shop.money import Money
+from shop.promotions import rules as promotion_rules
 from shop.vouchers import cart as voucher_cart
 from shop.vouchers.models import CartVoucher
 
@@ -34,7 +35,8 @@ class CartView:
     def __getattr__(self, name: str):
         if name in ("id", "status", "created_at", "updated_at"):
             return getattr(self.cart, name)
-        if name in ("currency", "requires_shipping", "discounts", "vat_breakdown", "purchasable"):
+        if name in ("currency", "requires_shipping", "discounts", "vat_breakdown", "purchasable",
+                    "promotion"):
             return getattr(self.pricing, name)
         raise AttributeError(name)
 
@@ -289,6 +291,7 @@ def claim_cart(*, session: Session, cart_id: str, user: User) -> Cart:
             target.items.append(CartItem(variant=item.variant, quantity=min(item.quantity, cap)))
     guest.items.clear()
     voucher_cart.move_applied(session=session, source=guest, target=target)
+    target.promotion_id = target.promotion_id or guest.promotion_id
     guest.status, guest.user_id = "merged", user.id
     _touch(guest)
     _touch(target)
@@ -312,14 +315,21 @@ def line_input(item: CartItem) -> pricing.LineInput:
 
 
 def price(cart: Cart, shipping_code: str | None = None) -> pricing.PricedCart:
-    """Price a cart from the catalogue as it is now."""
+    """Price a cart from the catalogue as it is now, with its promotion code if it has one."""
     config = current_app.config
     method = shipping.get_method(shipping_code or shipping.DEFAULT_METHOD)
-    return pricing.price_cart(
-        [line_input(item) for item in cart.items], currency=config["SHOP_CURRENCY"],
+    lines = [line_input(item) for item in cart.items]
+    promotion = None
+    if cart.promotion_id is not None:
+        promotion = promotion_rules.evaluate(cart.promotion, lines, config["SHOP_CURRENCY"],
+                                             utcnow())
+    priced = pricing.price_cart(
+        lines, currency=config["SHOP_CURRENCY"],
         vat_rate=config["VAT_RATE_PERCENT"], shipping_method=method,
         free_shipping_threshold=config["FREE_SHIPPING_THRESHOLD"],
+        discounts=(promotion.discount,) if promotion and promotion.applies else (),
     )
+    return replace(priced, promotion=promotion) if promotion else priced
 
 
 def view(cart: Cart, shipping_code: str | None = None) -> CartView:

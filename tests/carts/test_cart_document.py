@@ -3,16 +3,16 @@ exactly what marshmallow's own walk over the schema's fields gives, for every ki
 
 from __future__ import annotations
 
-import dataclasses
+import secrets
 
 import marshmallow as ma
 import pytest
 
 from shop.carts import services as carts
-from shop.carts.pricing import Discount
 from shop.carts.schemas import CartSchema
 from shop.inventory import services as inventory
-from shop.money import Money
+from shop.promotions import services as promotions
+from shop.promotions.models import Promotion
 from shop.vouchers import checkout as vouchers
 from tests.carts.factories import make_cart, make_variant
 from tests.vouchers.conftest import issue_money
@@ -66,12 +66,30 @@ def empty(session):
     return carts.create_cart(session=session, user=None)[0]
 
 
+def with_promotion(session, *, min_subtotal: int = 0):
+    """A promotion code applied; with a minimum spend the cart does not reach, it applies
+    but takes nothing off."""
+    cart = products(session)
+    code = f"T{secrets.token_hex(4).upper()}"
+    session.add(Promotion(code=code, description="Launch offer", percent_off=15,
+                          currency="GBP", min_subtotal_amount=min_subtotal))
+    session.flush()
+    promotions.apply_code(session=session, cart_id=cart.id, user=None, code=code)
+    return cart
+
+
+def with_promotion_not_reached(session):
+    return with_promotion(session, min_subtotal=1_000_000)
+
+
 CARTS = {
     "products": products,
     "line problems": with_problems,
     "vouchers to buy": with_vouchers_to_buy,
     "vouchers applied": with_vouchers_applied,
     "empty": empty,
+    "promotion": with_promotion,
+    "promotion not reached": with_promotion_not_reached,
 }
 
 
@@ -82,16 +100,14 @@ def test_the_hand_written_dump_matches_the_schema(db_session, make, shipping):
     assert CartSchema().dump(view) == generic_dump(view)
 
 
-def test_a_discount_is_dumped_as_the_schema_does(db_session):
-    """Nothing in the shop gives discounts yet; the field is documented and dumped alike."""
-    view = carts.view(products(db_session), "uk-standard")
-    discounted = dataclasses.replace(view.pricing, discounts=(
-        Discount(code="WELCOME", description="Welcome offer", amount=Money(500, "GBP")),))
-    view = dataclasses.replace(view, pricing=discounted)
-    assert CartSchema().dump(view)["discounts"] == [{
-        "code": "WELCOME", "description": "Welcome offer",
-        "amount": {"amount": 500, "currency": "GBP"}}]
-    assert CartSchema().dump(view) == generic_dump(view)
+def test_a_promotion_is_dumped_as_the_schema_does(db_session):
+    view = carts.view(with_promotion(db_session), "uk-standard")
+    dumped = CartSchema().dump(view)
+    assert dumped["discounts"][0]["amount"] == {"amount": 689, "currency": "GBP"}  # 15% of 45.99
+    assert dumped["promotion"]["applies"] is True
+    not_reached = CartSchema().dump(carts.view(with_promotion_not_reached(db_session)))
+    assert not_reached["promotion"]["reason"] == "minimum_not_reached"
+    assert not_reached["discounts"] == []
 
 
 def test_the_carts_cover_what_the_dump_must_handle(db_session):

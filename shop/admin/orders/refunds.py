@@ -40,10 +40,12 @@ class LineRefund:
 
 
 def _share(line: OrderLine, order: Order, units: int) -> int:
-    """What `units` of a line cost after the order's discounts (spread over the goods)."""
+    """What `units` of a line cost after the order's discount, which was shared over its
+    products in proportion (gift vouchers bought are never discounted)."""
     gross = line.line_total_amount * units // line.quantity
-    if order.discount_amount and order.subtotal_amount:
-        return gross - gross * order.discount_amount // order.subtotal_amount
+    products = sum(each.line_total_amount for each in order.lines if each.kind == "product")
+    if order.discount_amount and line.kind == "product" and products:
+        return gross - gross * order.discount_amount // products
     return gross
 
 
