@@ -187,3 +187,22 @@ def limited_app(app_config, db_session):
     for each in built:
         with each.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture
+def pooled_app(app_config, committed):
+    """Build apps with their own engine and `pool_size` connections, for tests whose threads
+    race over committed data; each engine is disposed after the test (before the wipe)."""
+    built = []
+
+    def build(pool_size: int, **overrides):
+        new_app = create_app({**app_config, **overrides, "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_size": pool_size, "max_overflow": 0}})
+        built.append(new_app)
+        return new_app
+
+    yield build
+    for each in built:
+        with each.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop import create_app
 from shop.accounts.jobs import purge_mailed_codes
 from shop.accounts.models import EmailChange, User
 from shop.db import utcnow
@@ -212,29 +211,23 @@ def test_requests_and_confirmations_are_limited_per_ip(limited_app):
 
 
 @pytest.mark.postgresql_only
-def test_two_accounts_confirming_one_address_at_once(app_config, committed):
-    race_app = create_app({**app_config, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": 6, "max_overflow": 0}})
-    try:
-        client = race_app.test_client()
-        accounts = [register(client, email=f"racer{n}@example.com").json for n in range(4)]
-        codes = []
-        for tokens in accounts:
-            assert ask(client, tokens, "prize@example.com").status_code == 202
-            with race_app.app_context():
-                codes.append(mailed_code(db.session, "prize@example.com"))
-                db.session.remove()
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            statuses = list(pool.map(
-                lambda pair: confirm(race_app.test_client(), *pair).status_code,
-                zip(accounts, codes, strict=True)))
-        assert sorted(statuses) == [200, 409, 409, 409]
+def test_two_accounts_confirming_one_address_at_once(pooled_app):
+    race_app = pooled_app(6)
+    client = race_app.test_client()
+    accounts = [register(client, email=f"racer{n}@example.com").json for n in range(4)]
+    codes = []
+    for tokens in accounts:
+        assert ask(client, tokens, "prize@example.com").status_code == 202
         with race_app.app_context():
-            owners = db.session.scalars(select(User.id).where(
-                User.email == "prize@example.com")).all()
-            assert len(owners) == 1
+            codes.append(mailed_code(db.session, "prize@example.com"))
             db.session.remove()
-    finally:
-        with race_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(
+            lambda pair: confirm(race_app.test_client(), *pair).status_code,
+            zip(accounts, codes, strict=True)))
+    assert sorted(statuses) == [200, 409, 409, 409]
+    with race_app.app_context():
+        owners = db.session.scalars(select(User.id).where(
+            User.email == "prize@example.com")).all()
+        assert len(owners) == 1
+        db.session.remove()

@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop import create_app
 from shop.accounts import codes, password_reset
 from shop.accounts.jobs import purge_mailed_codes
 from shop.accounts.models import PasswordReset, User
@@ -314,28 +313,22 @@ def test_the_customer_gets_the_code_by_smtp_and_signs_in_with_the_new_password(
 
 
 @pytest.mark.postgresql_only
-def test_a_code_used_by_several_requests_at_once_works_once(app_config, committed):
+def test_a_code_used_by_several_requests_at_once_works_once(pooled_app):
     threads = 8
-    race_app = create_app({**app_config, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": threads + 2, "max_overflow": 0}})
-    try:
-        client = race_app.test_client()
-        register(client, email="race@example.com")
-        ask(client, "race@example.com")
-        with race_app.app_context():
-            process(db.session)
-            code = mailed_code(db.session, "race@example.com")
-            db.session.commit()
-            db.session.remove()
-        passwords = [f"racing passphrase number {n}" for n in range(threads)]
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            statuses = list(pool.map(
-                lambda password: confirm(race_app.test_client(), code, password).status_code,
-                passwords))
-        assert sorted(statuses) == [200] + [400] * (threads - 1)
-        winner = passwords[statuses.index(200)]
-        assert login(client, email="race@example.com", password=winner).status_code == 200
-    finally:
-        with race_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    race_app = pooled_app(threads + 2)
+    client = race_app.test_client()
+    register(client, email="race@example.com")
+    ask(client, "race@example.com")
+    with race_app.app_context():
+        process(db.session)
+        code = mailed_code(db.session, "race@example.com")
+        db.session.commit()
+        db.session.remove()
+    passwords = [f"racing passphrase number {n}" for n in range(threads)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        statuses = list(pool.map(
+            lambda password: confirm(race_app.test_client(), code, password).status_code,
+            passwords))
+    assert sorted(statuses) == [200] + [400] * (threads - 1)
+    winner = passwords[statuses.index(200)]
+    assert login(client, email="race@example.com", password=winner).status_code == 200

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from shop import create_app
 from shop.admin.models import OrderRefund
 from shop.extensions import db
 from shop.payments.models import Refund
@@ -20,14 +19,9 @@ THREADS = 8
 
 
 @pytest.fixture
-def race_app(app_config, stripe_settings, localstripe, committed):
+def race_app(pooled_app, stripe_settings, localstripe):
     localstripe.reset()
-    race_app = create_app({**app_config, **stripe_settings, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": THREADS + 4, "max_overflow": 0}})
-    yield race_app
-    with race_app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return pooled_app(THREADS + 4, **stripe_settings)
 
 
 def paid_order(app, localstripe, *, price: int, quantity: int) -> tuple[dict, dict]:

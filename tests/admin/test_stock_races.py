@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from shop import create_app
 from shop.errors import Conflict
 from shop.extensions import db
 from shop.inventory.models import StockLevel, StockMovement
@@ -24,13 +23,8 @@ ADJUST = "/api/v1/admin/stock/adjustments"
 
 
 @pytest.fixture
-def race_app(app_config, committed):
-    race_app = create_app({**app_config, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": THREADS + 4, "max_overflow": 0}})
-    yield race_app
-    with race_app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def race_app(pooled_app):
+    return pooled_app(THREADS + 4)
 
 
 def setup(app, stock: int) -> tuple[int, str, dict]:

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from shop import create_app
 from shop.back_in_stock.jobs import purge_back_in_stock, send_back_in_stock
 from shop.back_in_stock.models import BackInStockRequest
 from shop.db import utcnow
@@ -161,26 +160,20 @@ def test_requests_are_limited_per_ip_and_per_address(limited_app, db_session):
 
 
 @pytest.mark.postgresql_only
-def test_the_same_request_at_once_from_many_devices_is_one_row(app_config, committed):
-    race_app = create_app({**app_config, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": 6, "max_overflow": 0}})
-    try:
-        with race_app.app_context():
-            variant = make_variant(db.session, stock=0)
-            sku = variant.sku
-            db.session.commit()
-            db.session.remove()
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            statuses = list(pool.map(lambda _: ask(race_app.test_client(), sku).status_code,
-                                     range(8)))
-        assert statuses == [202] * 8
-        with race_app.app_context():
-            assert db.session.scalar(select(func.count()).select_from(BackInStockRequest)) == 1
-            db.session.remove()
-    finally:
-        with race_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+def test_the_same_request_at_once_from_many_devices_is_one_row(pooled_app):
+    race_app = pooled_app(6)
+    with race_app.app_context():
+        variant = make_variant(db.session, stock=0)
+        sku = variant.sku
+        db.session.commit()
+        db.session.remove()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(lambda _: ask(race_app.test_client(), sku).status_code,
+                                 range(8)))
+    assert statuses == [202] * 8
+    with race_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(BackInStockRequest)) == 1
+        db.session.remove()
 
 
 def test_staff_see_how_many_customers_wait_for_each_sku(client, db_session, sold_out):

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from shop import create_app
 from shop.carts import services as carts
 from shop.carts.models import Cart
 from shop.checkout import services as checkout
@@ -27,14 +26,9 @@ BUYERS, STOCK = 24, 5
 
 
 @pytest.fixture
-def race_app(app_config, committed):
+def race_app(pooled_app):
     """Its own engine with a connection for every buyer (the default pool holds 20)."""
-    race_app = create_app({**app_config,
-                           "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": BUYERS + 2,
-                                                         "max_overflow": 0}})
-    yield race_app
-    with race_app.app_context():
-        db.engine.dispose()
+    return pooled_app(BUYERS + 2)
 
 
 def setup_carts(app) -> tuple[int, list[str]]:

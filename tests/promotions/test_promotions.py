@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from shop import create_app
 from shop.audit.models import AuditEntry
 from shop.checkout import services as checkout
 from shop.db import utcnow
@@ -228,48 +227,42 @@ def test_customers_and_staff_cannot_manage_codes(client, db_session):
 
 
 @pytest.mark.postgresql_only
-def test_checkouts_at_once_never_take_more_uses_than_the_code_has(app_config, committed):
-    race_app = create_app({**app_config, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": 8, "max_overflow": 0}})
-    try:
-        with race_app.app_context():
-            db.session.add(Promotion(code="RUSH", description="launch day", percent_off=20,
-                                     currency="GBP", max_redemptions=3))
-            variant = make_variant(db.session, stock=20)
-            carts = [make_cart(db.session, [(variant, 1)]) for _ in range(6)]
-            for cart in carts:
-                cart.promotion_id = db.session.scalar(select(Promotion.id))
-            cart_ids = [cart.id for cart in carts]
-            db.session.commit()
-            db.session.remove()
+def test_checkouts_at_once_never_take_more_uses_than_the_code_has(pooled_app):
+    race_app = pooled_app(8)
+    with race_app.app_context():
+        db.session.add(Promotion(code="RUSH", description="launch day", percent_off=20,
+                                 currency="GBP", max_redemptions=3))
+        variant = make_variant(db.session, stock=20)
+        carts = [make_cart(db.session, [(variant, 1)]) for _ in range(6)]
+        for cart in carts:
+            cart.promotion_id = db.session.scalar(select(Promotion.id))
+        cart_ids = [cart.id for cart in carts]
+        db.session.commit()
+        db.session.remove()
 
-        def check_out(cart_id: str) -> str:
-            with race_app.app_context():
-                try:
-                    placed = checkout.place_order(
-                        session=db.session, cart_id=cart_id, user=None, email="r@example.com",
-                        shipping_method="click-and-collect")
-                    discount = placed.order.discount_amount
-                    db.session.commit()
-                    return "discounted" if discount else "full price"
-                except Conflict as refused:
-                    db.session.rollback()
-                    return refused.code
-                finally:
-                    db.session.remove()
+    def check_out(cart_id: str) -> str:
+        with race_app.app_context():
+            try:
+                placed = checkout.place_order(
+                    session=db.session, cart_id=cart_id, user=None, email="r@example.com",
+                    shipping_method="click-and-collect")
+                discount = placed.order.discount_amount
+                db.session.commit()
+                return "discounted" if discount else "full price"
+            except Conflict as refused:
+                db.session.rollback()
+                return refused.code
+            finally:
+                db.session.remove()
 
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            outcomes = list(pool.map(check_out, cart_ids))
-        assert outcomes.count("discounted") == 3
-        assert set(outcomes) - {"discounted"} <= {"promotion_unavailable",
-                                                   "promotion_not_applicable"}
-        with race_app.app_context():
-            assert db.session.scalar(select(Promotion.redemptions)) == 3
-            db.session.remove()
-    finally:
-        with race_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(check_out, cart_ids))
+    assert outcomes.count("discounted") == 3
+    assert set(outcomes) - {"discounted"} <= {"promotion_unavailable",
+                                               "promotion_not_applicable"}
+    with race_app.app_context():
+        assert db.session.scalar(select(Promotion.redemptions)) == 3
+        db.session.remove()
 
 
 def test_a_refunded_line_gives_back_what_was_paid_for_it_after_the_discount(
