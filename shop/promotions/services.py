@@ -93,11 +93,27 @@ def on_order_placed(*, session: Session, order, cart: Cart) -> None:
 
 
 def on_paid(*, session: Session, order) -> None:
-    session.execute(
+    """The order's use is spent. An order paid after it was cancelled (honoured when its stock
+    was still there) takes back the use it gave up, if the code has one left: the count never
+    passes max_redemptions, and the redemption row records the use either way."""
+    _mark_used(session, order.id, "held")
+    for promotion_id in _mark_used(session, order.id, "released"):
+        session.execute(
+            update(Promotion)
+            .where(Promotion.id == promotion_id,
+                   or_(Promotion.max_redemptions.is_(None),
+                       Promotion.redemptions < Promotion.max_redemptions))
+            .values(redemptions=Promotion.redemptions + 1)
+            .execution_options(synchronize_session=False))
+
+
+def _mark_used(session: Session, order_id: int, status: str) -> list[int]:
+    return list(session.scalars(
         update(PromotionRedemption)
-        .where(PromotionRedemption.order_id == order.id, PromotionRedemption.status == "held")
+        .where(PromotionRedemption.order_id == order_id, PromotionRedemption.status == status)
         .values(status="used", updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+        .returning(PromotionRedemption.promotion_id)
+        .execution_options(synchronize_session=False)))
 
 
 def on_cancel(*, session: Session, order) -> None:

@@ -283,3 +283,25 @@ def test_a_refunded_line_gives_back_what_was_paid_for_it_after_the_discount(
                                  "reason": "one too many"})
     assert refunded.status_code == 201, refunded.json
     assert refunded.json["amount"] == gbp(2700)  # 30.00 less its 10%
+
+
+def test_an_order_paid_after_it_was_cancelled_takes_its_use_back_if_one_is_left(
+    client, db_session, admin
+):
+    assert create(client, admin, max_redemptions=2).status_code == 201
+    variant = make_variant(db_session, stock=10)
+    first, second, third = (make_cart(db_session, [(variant, 1)]) for _ in range(3))
+    for cart in (first, second, third):
+        apply(client, cart.id)
+    late = place(db_session, first).order
+    orders.cancel_unpaid(session=db_session, order_id=late.id, reason="reservation_expired")
+    assert promotion(db_session).redemptions == 0
+    orders.mark_paid(session=db_session, order_id=late.id, amount_received=late.total_amount,
+                     reference="pi_late")
+    assert promotion(db_session).redemptions == 1
+    place(db_session, second)
+    assert promotion(db_session).redemptions == 2  # all used: a third would be refused
+    assert refused_checkout(db_session, third) == "promotion_not_applicable"
+    statuses = db_session.scalars(select(PromotionRedemption.status)
+                                  .order_by(PromotionRedemption.id)).all()
+    assert statuses == ["used", "held"]
