@@ -50,11 +50,12 @@ def place(db_session, cart):
                                 shipping_address=ADDRESS)
 
 
-def refused_checkout(db_session, cart) -> str:
-    """The code a checkout is refused with; rolled back as the route does."""
-    with pytest.raises(Conflict) as refused, db_session.begin_nested():
-        place(db_session, cart)
-    return refused.value.code
+def refused_checkout(client, cart) -> str:
+    """The code a checkout over HTTP is refused with (the route rolls its work back)."""
+    response = client.post(f"/api/v1/carts/{cart.id}/checkout", json={
+        "email": "guest@example.com", "shipping_method": "click-and-collect"})
+    assert response.status_code == 409, response.json
+    return response.json["code"]
 
 
 def promotion(db_session, code: str = "GLOW10") -> Promotion:
@@ -111,7 +112,7 @@ def test_a_minimum_spend_not_reached_takes_nothing_off_and_checkout_says_so(
     assert body["promotion"]["applies"] is False
     assert body["promotion"]["reason"] == "minimum_not_reached"
     assert body["discounts"] == [] and body["totals"]["discount"] == gbp(0)
-    assert refused_checkout(db_session, cart) == "promotion_not_applicable"
+    assert refused_checkout(client, cart) == "promotion_not_applicable"
     client.patch(f"/api/v1/carts/{cart.id}/items/{cart.items[0].id}", json={"quantity": 2})
     body = client.get(f"/api/v1/carts/{cart.id}").json
     assert body["promotion"]["applies"] is True and body["totals"]["discount"] == gbp(1000)
@@ -160,7 +161,7 @@ def test_the_last_use_goes_to_one_order_and_comes_back_if_it_is_not_paid(
     late = make_cart(db_session, [(variant, 1)])
     body = assert_problem(apply(client, late.id), 422, "promotion_invalid")
     assert body["reason"] == "used_up"
-    assert refused_checkout(db_session, second) == "promotion_not_applicable"
+    assert refused_checkout(client, second) == "promotion_not_applicable"
     orders.cancel_unpaid(session=db_session, order_id=placed.order.id, reason="test")
     orders.cancel_unpaid(session=db_session, order_id=placed.order.id, reason="test")
     assert promotion(db_session).redemptions == 0  # given back once
@@ -301,7 +302,7 @@ def test_an_order_paid_after_it_was_cancelled_takes_its_use_back_if_one_is_left(
     assert promotion(db_session).redemptions == 1
     place(db_session, second)
     assert promotion(db_session).redemptions == 2  # all used: a third would be refused
-    assert refused_checkout(db_session, third) == "promotion_not_applicable"
+    assert refused_checkout(client, third) == "promotion_not_applicable"
     statuses = db_session.scalars(select(PromotionRedemption.status)
                                   .order_by(PromotionRedemption.id)).all()
     assert statuses == ["used", "held"]
