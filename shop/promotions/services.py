@@ -96,6 +96,8 @@ def on_paid(*, session: Session, order) -> None:
     """The order's use is spent. An order paid after it was cancelled (honoured when its stock
     was still there) takes back the use it gave up, if the code has one left: the count never
     passes max_redemptions, and the redemption row records the use either way."""
+    if not order.discount_amount:  # no code: nothing to read (every payment comes here)
+        return
     _mark_used(session, order.id, "held")
     for promotion_id in _mark_used(session, order.id, "released"):
         session.execute(
@@ -118,6 +120,8 @@ def _mark_used(session: Session, order_id: int, status: str) -> list[int]:
 
 def on_cancel(*, session: Session, order) -> None:
     """An order never paid gives its redemption back (once: only a held one is released)."""
+    if not order.discount_amount:
+        return
     released = session.scalars(
         update(PromotionRedemption)
         .where(PromotionRedemption.order_id == order.id, PromotionRedemption.status == "held")
