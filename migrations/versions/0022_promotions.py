@@ -1,4 +1,4 @@
-"""promotions: promotion codes, their redemptions, and the code applied to a cart
+"""promotions: promotion codes, their redemptions, the code on a cart and on an order
 
 Revision ID: 0022
 Revises: 0021
@@ -54,6 +54,9 @@ def upgrade():
     with op.batch_alter_table('promotion_redemptions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_promotion_redemptions_promotion_id'), ['promotion_id'], unique=False)
 
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('discount_code', sa.String(length=40), nullable=True))
+
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('promotion_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_carts_promotion_id_promotions'), 'promotions', ['promotion_id'], ['id'], ondelete='SET NULL')
@@ -61,6 +64,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_column('discount_code')
+
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_carts_promotion_id_promotions'), type_='foreignkey')
         batch_op.drop_column('promotion_id')

@@ -82,6 +82,7 @@ def _new_order(
         user_id=user.id if user else None, cart_id=cart.id, currency=priced.currency,
         subtotal_amount=priced.subtotal.amount, shipping_amount=priced.shipping.amount,
         discount_amount=priced.discount.amount, vat_amount=priced.vat.amount,
+        discount_code=priced.discounts[0].code if priced.discount.amount else None,
         vat_breakdown=[{"rate": v.rate, "amount": v.amount.amount} for v in priced.vat_breakdown],
         total_amount=priced.total.amount, amount_due=priced.total.amount,
         shipping_method=method.code if method else None, shipping_address=address,

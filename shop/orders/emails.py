@@ -29,7 +29,8 @@ def _totals(order: Order) -> list[tuple[str, Money]]:
         rows.append((shipping.BY_CODE[order.shipping_method].name,
                      order.money(order.shipping_amount)))
     if order.discount_amount:
-        rows.append(("Discounts", order.money(-order.discount_amount)))
+        label = f"Discount ({order.discount_code})" if order.discount_code else "Discounts"
+        rows.append((label, order.money(-order.discount_amount)))
     rows.append(("Total", order.money(order.total_amount)))
     if order.amount_due != order.total_amount:
         rows.append(("Paid by card", order.money(order.amount_due)))

@@ -46,6 +46,7 @@ class Order(Base):
     subtotal_amount: Mapped[int] = mapped_column(Integer)
     shipping_amount: Mapped[int] = mapped_column(Integer, default=0)
     discount_amount: Mapped[int] = mapped_column(Integer, default=0)
+    discount_code: Mapped[str | None] = mapped_column(String(40))  # the promotion code used
     vat_amount: Mapped[int] = mapped_column(Integer)
     vat_breakdown: Mapped[list[dict]] = mapped_column(JSON, default=list)  # [{rate, amount}]
     total_amount: Mapped[int] = mapped_column(Integer)

@@ -87,6 +87,7 @@ def order_document(order: Order, vouchers: list[dict]) -> dict:
             }
             for line in order.lines
         ],
+        "discount_code": order.discount_code,
         "totals": {
             "subtotal": _money(order.subtotal_amount, currency),
             "shipping": _money(order.shipping_amount, currency),
@@ -121,6 +122,8 @@ class OrderSchema(HandDumpedSchema):
     )
     email = ma.fields.String(required=True)
     lines = ma.fields.List(ma.fields.Nested(OrderLineSchema), required=True)
+    discount_code = ma.fields.String(allow_none=True, metadata={
+        "description": "The promotion code whose discount is in totals.discount"})
     totals = ma.fields.Nested(OrderTotalsSchema, required=True)
     vat = ma.fields.List(ma.fields.Nested(OrderVatSchema), required=True,
                          metadata={"description": "VAT included, by rate"})

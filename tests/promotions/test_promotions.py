@@ -14,6 +14,7 @@ from shop.checkout import services as checkout
 from shop.db import utcnow
 from shop.errors import Conflict
 from shop.extensions import db
+from shop.notifications.models import OutboxEmail
 from shop.orders import services as orders
 from shop.promotions.models import Promotion, PromotionRedemption
 from tests.accounts.test_api import assert_problem
@@ -77,6 +78,7 @@ def test_a_percentage_comes_off_the_products_and_the_order_keeps_it(client, db_s
     assert totals["vat"] == gbp(900)  # a sixth of the 54.00 paid (free delivery from 40.00)
     placed = place(db_session, cart)
     assert (placed.order.discount_amount, placed.order.total_amount) == (600, 5400)
+    assert placed.order.discount_code == "GLOW10"
     assert promotion(db_session).redemptions == 1
     redemption = db_session.scalar(select(PromotionRedemption))
     assert (redemption.order_id, redemption.amount, redemption.status) == \
@@ -85,6 +87,9 @@ def test_a_percentage_comes_off_the_products_and_the_order_keeps_it(client, db_s
                      reference="pi_test")
     db_session.refresh(redemption)
     assert redemption.status == "used"
+    [confirmation] = db_session.scalars(select(OutboxEmail).where(
+        OutboxEmail.dedupe_key == f"order-confirmation:{placed.order.id}")).all()
+    assert "Discount (GLOW10): -£6.00" in confirmation.text
 
 
 def test_the_payment_intent_is_for_the_discounted_amount(client, db_session, admin,
@@ -96,6 +101,7 @@ def test_the_payment_intent_is_for_the_discounted_amount(client, db_session, adm
     assert apply(client, cart_id).status_code == 200
     body = http_checkout(client, cart_id)
     assert body["order"]["totals"]["discount"] == gbp(500)
+    assert body["order"]["discount_code"] == "GLOW10"
     assert body["payment"]["amount"] == gbp(1500)
     intent = use_localstripe.client.v1.payment_intents.retrieve(
         body["payment"]["payment_intent_id"])

@@ -119,6 +119,7 @@ class OrderDetailSchema(ma.Schema):
     needs_attention = ma.fields.Boolean(attribute="order.needs_attention")
     attention_reason = ma.fields.String(attribute="order.attention_reason", allow_none=True)
     lines = ma.fields.Method("dump_lines")
+    discount_code = ma.fields.String(attribute="order.discount_code", allow_none=True)
     totals = ma.fields.Nested(OrderTotalsSchema, attribute="order.totals", required=True)
     vat = ma.fields.List(ma.fields.Nested(OrderVatSchema), attribute="order.vat")
     shipping = ma.fields.Nested(OrderShippingSchema, attribute="order.shipping")
