@@ -1,0 +1,48 @@
+"""Staff's view of customer accounts."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from shop.accounts.schemas import AddressSchema
+from shop.admin.orders.schemas import OrderSummarySchema
+from shop.admin.schemas import AdminListArgsSchema, UtcDateTime
+from shop.schemas import money_field, page_schema
+
+
+class CustomerSchema(ma.Schema):
+    id = ma.fields.Integer(attribute="user.id", required=True)
+    email = ma.fields.String(attribute="user.email", required=True)
+    name = ma.fields.String(attribute="user.name", required=True)
+    marketing_consent = ma.fields.Boolean(attribute="user.marketing_consent", required=True)
+    marketing_consent_at = UtcDateTime(attribute="user.marketing_consent_at", allow_none=True)
+    created_at = UtcDateTime(attribute="user.created_at", required=True)
+    last_login_at = UtcDateTime(attribute="user.last_login_at", allow_none=True)
+    disabled = ma.fields.Function(lambda row: row["user"].disabled_at is not None,
+                                  required=True)
+    deleted = ma.fields.Function(lambda row: row["user"].deleted_at is not None, required=True)
+    orders = ma.fields.Integer(required=True, metadata={"description": "Paid orders"})
+    spent = money_field(required=True, metadata={
+        "description": "What their paid orders came to (before any refund)"})
+
+
+class CustomerDetailSchema(CustomerSchema):
+    addresses = ma.fields.List(ma.fields.Nested(AddressSchema), attribute="user.addresses")
+    recent_orders = ma.fields.List(ma.fields.Nested(OrderSummarySchema), required=True,
+                                   metadata={"description": "The latest ten, newest first"})
+
+
+CustomerPageSchema = page_schema(CustomerSchema, "CustomerPage")
+
+
+class CustomerQuerySchema(AdminListArgsSchema):
+    q = ma.fields.String(validate=ma.validate.Length(min=1, max=200), metadata={
+        "description": "Part of the email address or name (case-insensitive)"})
+    marketing_consent = ma.fields.Boolean(metadata={
+        "description": "true: those who agreed to marketing email (e.g. format=csv for a "
+                       "mailing list)"})
+
+
+class CustomerUpdateSchema(ma.Schema):
+    disabled = ma.fields.Boolean(required=True, metadata={
+        "description": "true signs them out everywhere and stops them signing in"})
