@@ -133,6 +133,10 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "FREE_SHIPPING_THRESHOLD": _int(env, "FREE_SHIPPING_THRESHOLD", 4000),
         "CART_RETENTION_DAYS": _int(env, "CART_RETENTION_DAYS", 30),
         "VAT_RATE_PERCENT": _int(env, "VAT_RATE_PERCENT", 20),
+        # on VAT receipts (GET /orders/{id}/receipt)
+        "SELLER_NAME": env.get("SELLER_NAME", "GLOW Clinic"),
+        "SELLER_ADDRESS": env.get("SELLER_ADDRESS", "London"),
+        "VAT_REGISTRATION_NUMBER": env.get("VAT_REGISTRATION_NUMBER", ""),
         "VOUCHER_VALIDITY_MONTHS": _int(env, "VOUCHER_VALIDITY_MONTHS", 12),
         "VOUCHER_LOOKUP_RATE_LIMIT": env.get("VOUCHER_LOOKUP_RATE_LIMIT", "30 per minute"),
         "MONEY_VOUCHER_MIN": _int(env, "MONEY_VOUCHER_MIN", 1000),

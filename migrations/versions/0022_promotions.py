@@ -54,8 +54,8 @@ def upgrade():
     with op.batch_alter_table('promotion_redemptions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_promotion_redemptions_promotion_id'), ['promotion_id'], unique=False)
 
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('discount_code', sa.String(length=40), nullable=True))
+    # not in batch mode: SQLite would copy the table, and cannot copy its generated column
+    op.add_column('orders', sa.Column('discount_code', sa.String(length=40), nullable=True))
 
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('promotion_id', sa.Integer(), nullable=True))
@@ -64,8 +64,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_column('discount_code')
+    op.drop_column('orders', 'discount_code')  # SQLite 3.35+ drops a column in place
 
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_carts_promotion_id_promotions'), type_='foreignkey')

@@ -1,12 +1,12 @@
 """A customer's orders, and a guest's view of one order through its access token."""
 
-from flask import request
+from flask import Response, request
 
 from shop.accounts.auth import access, current_user
 from shop.accounts.export import register_section
 from shop.api import Blueprint
 from shop.extensions import db
-from shop.orders import schemas, services
+from shop.orders import receipts, schemas, services
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Orders")
 
@@ -42,6 +42,26 @@ def get_order(order_id: int, access_token: str | None = None):
         session=db.session, order_id=order_id, user=current_user(),
         access_token=access_token or request.headers.get(ORDER_TOKEN_HEADER),
     )
+
+
+@blp.route("/orders/<int:order_id>/receipt")
+@access("optional")
+@blp.arguments(schemas.OrderQuerySchema, location="query", as_kwargs=True)
+@blp.doc(responses={"200": {
+    "description": "The VAT receipt, a printable HTML page",
+    "content": {"text/html": {"schema": {"type": "string"}}}}})
+@blp.alt_response(404, description="No such order, or not yours")
+@blp.alt_response(409, description="order_not_paid: a receipt comes once it is paid")
+def get_receipt(order_id: int, access_token: str | None = None):
+    """The order's VAT receipt (seller, VAT number, date of supply, lines with their VAT
+    rate, VAT by rate, total) as a printable page, for the app to open or share."""
+    order = services.get_order_for_viewer(
+        session=db.session, order_id=order_id, user=current_user(),
+        access_token=access_token or request.headers.get(ORDER_TOKEN_HEADER),
+    )
+    response = Response(receipts.render(order), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = receipts.CSP
+    return response
 
 
 register_section("orders", services.export_orders)
