@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
@@ -27,9 +28,9 @@ def reorder(*, session: Session, order: Order, user: User | None) -> Reordered:
     """Add each product of the order to the customer's open cart (a new one for a guest).
 
     What cannot be added as it was is skipped with a reason instead of failing the rest:
-    `unavailable` (no longer sold), `insufficient_stock` (the quantity that is left is added),
-    `out_of_stock`, `quantity_limit_exceeded`, `cart_full`, and `gift_voucher` for vouchers
-    bought (each was for one recipient)."""
+    `unavailable` (no longer sold), `insufficient_stock` (what is left is added),
+    `out_of_stock`, `quantity_limit_exceeded` (what fits is added), `cart_full`, and
+    `gift_voucher` for vouchers bought (each was for one recipient)."""
     cart, created = services.create_cart(session=session, user=user)
     result = Reordered(cart=cart, created=created)
     names = {line.sku: line.name for line in order.lines}
@@ -47,33 +48,48 @@ def reorder(*, session: Session, order: Order, user: User | None) -> Reordered:
 
 def _add(session: Session, result: Reordered, user: User | None, sku: str, name: str,
          quantity: int) -> None:
+    """Add the whole quantity; refused for stock or the per-line limit, add what still fits
+    (once) and skip the rest with the reason."""
+    refused = _try_add(session, result, user, sku, quantity)
+    if refused is None:
+        result.added.append({"sku": sku, "quantity": quantity})
+        return
+    room = _room(refused, result.cart, sku)
+    if room > 0 and _try_add(session, result, user, sku, room) is None:
+        result.added.append({"sku": sku, "quantity": room})
+        result.skipped.append(_skip(sku, name, quantity - room, _reason(refused)))
+        return
+    reason = _reason(refused)
+    if reason == "insufficient_stock" and not refused.extra.get("available"):
+        reason = "out_of_stock"
+    result.skipped.append(_skip(sku, name, quantity, reason))
+
+
+def _try_add(session: Session, result: Reordered, user: User | None, sku: str,
+             quantity: int) -> Conflict | ValidationFailed | None:
     try:
         services.add_item(session=session, cart_id=result.cart.id, user=user, sku=sku,
                           quantity=quantity)
     except (Conflict, ValidationFailed) as refused:
-        reason = "unavailable" if refused.code in ("sku_not_found", "product_unavailable") \
-            else refused.code
-        available = refused.extra.get("available", 0)
-        if reason == "insufficient_stock" and available > 0:
-            _add_what_is_left(session, result, user, sku, name, quantity, available)
-            return
-        if reason == "insufficient_stock":
-            reason = "out_of_stock"
-        result.skipped.append(_skip(sku, name, quantity, reason))
-        return
-    result.added.append({"sku": sku, "quantity": quantity})
+        return refused
+    return None
 
 
-def _add_what_is_left(session: Session, result: Reordered, user: User | None, sku: str,
-                      name: str, quantity: int, available: int) -> None:
-    """Available counts what the cart already holds of it too: add only what is still free."""
-    in_cart = next((item.quantity for item in result.cart.items if item.variant.sku == sku), 0)
-    extra = available - in_cart
-    if extra > 0:
-        services.add_item(session=session, cart_id=result.cart.id, user=user, sku=sku,
-                          quantity=extra)
-        result.added.append({"sku": sku, "quantity": extra})
-    result.skipped.append(_skip(sku, name, quantity - max(extra, 0), "insufficient_stock"))
+def _room(refused: Conflict | ValidationFailed, cart: Cart, sku: str) -> int:
+    """How many more of the SKU the cart can take, by what refused the whole quantity (both
+    limits count what the cart holds already)."""
+    in_cart = next((item.quantity for item in cart.items if item.variant.sku == sku), 0)
+    if refused.code == "insufficient_stock":
+        return refused.extra.get("available", 0) - in_cart
+    if refused.code == "quantity_limit_exceeded":
+        return current_app.config["CART_LINE_MAX_QUANTITY"] - in_cart
+    return 0
+
+
+def _reason(refused: Conflict | ValidationFailed) -> str:
+    if refused.code in ("sku_not_found", "product_unavailable"):
+        return "unavailable"
+    return refused.code
 
 
 def _skip(sku: str, name: str, quantity: int, reason: str) -> dict:

@@ -104,3 +104,16 @@ def test_a_retried_reorder_adds_once(client, db_session):
     assert first.status_code == second.status_code == 201
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert quantities(reorder(client, placed.order.id, headers).json) == {variant.sku: 4}
+
+
+def test_the_per_line_limit_adds_what_fits(client, db_session, app, monkeypatch):
+    user, headers = customer(db_session)
+    variant = make_variant(db_session, stock=20)
+    placed = place_order(db_session, [(variant, 4)], user=user)
+    make_cart(db_session, [(variant, 3)], user=user)
+    monkeypatch.setitem(app.config, "CART_LINE_MAX_QUANTITY", 5)
+    body = reorder(client, placed.order.id, headers).json
+    assert quantities(body) == {variant.sku: 5}
+    assert body["added"] == [{"sku": variant.sku, "quantity": 2}]
+    assert [(s["quantity"], s["reason"]) for s in body["skipped"]] == \
+        [(2, "quantity_limit_exceeded")]
