@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.carts.routes import blp as carts_blp
     from shop.catalogue.routes import blp as catalogue_blp
     from shop.checkout.routes import blp as checkout_blp
+    from shop.enquiries.routes import blp as enquiries_blp
     from shop.orders.routes import blp as orders_blp
     from shop.payments.routes import blp as payments_blp
     from shop.promotions.routes import blp as promotions_blp
@@ -124,7 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (
         catalogue_blp, accounts.auth_blp, accounts.me_blp, accounts_admin.blp, carts_blp,
         checkout_blp, orders_blp, payments_blp, vouchers_blp, back_in_stock_blp,
-        promotions_blp,
+        promotions_blp, enquiries_blp,
     ):
         api.register_blueprint(blueprint)
     register_admin_blueprints(api)

@@ -72,6 +72,9 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP
         "ORDER_CANCEL_RATE_LIMIT": env.get("ORDER_CANCEL_RATE_LIMIT", "10 per minute"),  # per IP
         "PROMOTION_RATE_LIMIT": env.get("PROMOTION_RATE_LIMIT", "20 per minute"),  # per IP
+        "ENQUIRY_RATE_LIMIT": env.get("ENQUIRY_RATE_LIMIT", "5 per hour;20 per day"),  # per IP
+        "ENQUIRY_EMAIL_RATE_LIMIT": env.get("ENQUIRY_EMAIL_RATE_LIMIT", "5 per day"),
+        "ENQUIRY_RETENTION_DAYS": _int(env, "ENQUIRY_RETENTION_DAYS", 365),
         "BACK_IN_STOCK_RATE_LIMIT": env.get("BACK_IN_STOCK_RATE_LIMIT",
                                             "10 per minute;100 per day"),  # per IP
         "BACK_IN_STOCK_EMAIL_RATE_LIMIT": env.get("BACK_IN_STOCK_EMAIL_RATE_LIMIT",

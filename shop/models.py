@@ -7,6 +7,7 @@ from shop.audit import models as audit  # noqa: F401
 from shop.back_in_stock import models as back_in_stock  # noqa: F401
 from shop.carts import models as carts  # noqa: F401
 from shop.catalogue import models as catalogue  # noqa: F401
+from shop.enquiries import models as enquiries  # noqa: F401
 from shop.idempotency import models as idempotency  # noqa: F401
 from shop.inventory import models as inventory  # noqa: F401
 from shop.notifications import models as notifications  # noqa: F401

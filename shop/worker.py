@@ -37,6 +37,7 @@ JOB_MODULES = [
     "shop.vouchers.jobs",
     "shop.admin.jobs",
     "shop.back_in_stock.jobs",
+    "shop.enquiries.jobs",
 ]
 
 JobFn = Callable[..., int]

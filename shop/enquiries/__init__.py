@@ -1,0 +1,1 @@
+"""Treatment enquiries: a customer asks the clinic to arrange a treatment."""
