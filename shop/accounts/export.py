@@ -39,6 +39,15 @@ def register_section(name: str, fn: Section) -> None:
     _sections[name] = fn
 
 
+def register_personal_data(name: str, *, export: Section,
+                           erase: Callable[..., None]) -> None:
+    """A domain keeping personal data of accounts: `export` is its section of the data export,
+    `erase` (fn(*, session, user)) deletes that data when the account is deleted."""
+    register_section(name, export)
+    if erase not in services.on_account_deleted:
+        services.on_account_deleted.append(erase)
+
+
 def registered_sections() -> tuple[str, ...]:
     return tuple(_sections)
 

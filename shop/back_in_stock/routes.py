@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from shop import ratelimits
-from shop.accounts import services as accounts
 from shop.accounts.auth import access, current_user
-from shop.accounts.export import register_section
+from shop.accounts.export import register_personal_data
 from shop.api import Blueprint
 from shop.back_in_stock import schemas, services
 from shop.extensions import db
 
 blp = Blueprint("back_in_stock", __name__, url_prefix="/api/v1",
                 description="Back-in-stock emails for sold-out products")
-register_section("back_in_stock", services.export_requests)
-if services.forget_account not in accounts.on_account_deleted:
-    accounts.on_account_deleted.append(services.forget_account)
+register_personal_data("back_in_stock", export=services.export_requests,
+                       erase=services.forget_account)
 
 
 @blp.route("/back-in-stock", methods=["POST"])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from shop import ratelimits
-from shop.accounts import services as accounts
 from shop.accounts.auth import access, current_user
-from shop.accounts.export import register_section
+from shop.accounts.export import register_personal_data
 from shop.api import Blueprint
 from shop.csvio import documents_csv, page_or_csv
 from shop.enquiries import schemas, services
@@ -13,9 +12,8 @@ from shop.extensions import db
 
 blp = Blueprint("enquiries", __name__, url_prefix="/api/v1",
                 description="Treatment enquiries: asking the clinic to arrange a treatment")
-register_section("treatment_enquiries", services.export_enquiries)
-if services.forget_account not in accounts.on_account_deleted:
-    accounts.on_account_deleted.append(services.forget_account)
+register_personal_data("treatment_enquiries", export=services.export_enquiries,
+                       erase=services.forget_account)
 
 
 @blp.route("/treatments/<slug>/enquiries", methods=["POST"])
