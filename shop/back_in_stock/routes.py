@@ -29,3 +29,20 @@ def request_back_in_stock(args):
     variant = services.request_alert(session=db.session, user=current_user(), **args)
     db.session.commit()
     return {"detail": "We will email you once when it is back in stock.", "sku": variant.sku}
+
+
+@blp.route("/me/back-in-stock", methods=["GET"])
+@access("customer")
+@blp.response(200, schemas.WaitingListSchema)
+def list_waiting():
+    """Your back-in-stock requests still waiting (for the product pages' "we'll email you")."""
+    return {"items": services.waiting_for(session=db.session, user=current_user())}
+
+
+@blp.route("/me/back-in-stock/<sku>", methods=["DELETE"])
+@access("customer")
+@blp.response(204)
+def withdraw(sku: str):
+    """No back-in-stock email for this SKU after all (harmless if there was no request)."""
+    services.withdraw(session=db.session, user=current_user(), sku=sku)
+    db.session.commit()

@@ -110,6 +110,24 @@ def purge_notified(*, session: Session, now: datetime, limit: int) -> int:
     return len(ids)
 
 
+def waiting_for(*, session: Session, user: User) -> list[BackInStockRequest]:
+    """The signed-in customer's requests not answered yet (theirs, or for their address)."""
+    return list(session.scalars(
+        select(BackInStockRequest)
+        .where(or_(BackInStockRequest.user_id == user.id, BackInStockRequest.email == user.email),
+               BackInStockRequest.notified_at.is_(None))
+        .options(joinedload(BackInStockRequest.variant).joinedload(Variant.product))
+        .order_by(BackInStockRequest.created_at, BackInStockRequest.id)))
+
+
+def withdraw(*, session: Session, user: User, sku: str) -> None:
+    """The customer no longer wants the email for this SKU (idempotent)."""
+    variant_ids = select(Variant.id).where(Variant.sku == sku).scalar_subquery()
+    session.execute(delete(BackInStockRequest).where(
+        BackInStockRequest.variant_id.in_(variant_ids), BackInStockRequest.notified_at.is_(None),
+        or_(BackInStockRequest.user_id == user.id, BackInStockRequest.email == user.email)))
+
+
 def forget_account(*, session: Session, user: User) -> None:
     """Account deletion: its requests, and any for its address, are deleted."""
     session.execute(delete(BackInStockRequest).where(or_(

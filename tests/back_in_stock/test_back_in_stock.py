@@ -192,3 +192,24 @@ def test_staff_see_how_many_customers_wait_for_each_sku(client, db_session, sold
     assert waiting() == 0
     csv_export = client.get(f"/api/v1/admin/stock?sku={sold_out.sku}&format=csv", headers=staff)
     assert "waiting" in csv_export.get_data(as_text=True).splitlines()[0]
+
+
+def test_a_customer_sees_and_withdraws_their_requests(client, db_session, sold_out):
+    user = make_user(db_session, email="cy@example.com")
+    headers = bearer_for(db_session, user)
+    other = make_variant(db_session, stock=0)
+    assert ask(client, sold_out.sku, email="cy@example.com", headers=headers).status_code == 202
+    assert ask(client, other.sku, email="cy@example.com").status_code == 202  # signed out
+    assert ask(client, other.sku, email="someone@example.com").status_code == 202
+    waiting = client.get("/api/v1/me/back-in-stock", headers=headers).json["items"]
+    assert [(w["sku"], w["product"], w["email"]) for w in waiting] == [
+        (sold_out.sku, "MOIST Hyaluronic Acid Serum", "cy@example.com"),
+        (other.sku, other.product.name, "cy@example.com")]
+    assert client.delete(f"/api/v1/me/back-in-stock/{other.sku}",
+                         headers=headers).status_code == 204
+    assert client.delete(f"/api/v1/me/back-in-stock/{other.sku}",
+                         headers=headers).status_code == 204
+    left = client.get("/api/v1/me/back-in-stock", headers=headers).json["items"]
+    assert [w["sku"] for w in left] == [sold_out.sku]
+    assert [r.email for r in requests_for(db_session, other)] == ["someone@example.com"]
+    assert client.get("/api/v1/me/back-in-stock").status_code == 401
