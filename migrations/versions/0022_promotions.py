@@ -25,6 +25,7 @@ def upgrade():
     sa.Column('starts_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('max_redemptions', sa.Integer(), nullable=True),
+    sa.Column('once_per_customer', sa.Boolean(), nullable=False),
     sa.Column('redemptions', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -42,6 +43,7 @@ def upgrade():
     sa.Column('promotion_id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
     sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('once_key', sa.String(length=254), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -49,10 +51,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_promotion_redemptions_order_id_orders'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['promotion_id'], ['promotions.id'], name=op.f('fk_promotion_redemptions_promotion_id_promotions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_promotion_redemptions')),
-    sa.UniqueConstraint('order_id', name=op.f('uq_promotion_redemptions_order_id'))
+    sa.UniqueConstraint('order_id', name=op.f('uq_promotion_redemptions_order_id')),
+    sa.UniqueConstraint('promotion_id', 'once_key',
+                        name=op.f('uq_promotion_redemptions_promotion_id_once_key'))
     )
-    with op.batch_alter_table('promotion_redemptions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_promotion_redemptions_promotion_id'), ['promotion_id'], unique=False)
 
     # not in batch mode: SQLite would copy the table, and cannot copy its generated column
     op.add_column('orders', sa.Column('discount_code', sa.String(length=40), nullable=True))
@@ -69,9 +71,6 @@ def downgrade():
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_carts_promotion_id_promotions'), type_='foreignkey')
         batch_op.drop_column('promotion_id')
-
-    with op.batch_alter_table('promotion_redemptions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_promotion_redemptions_promotion_id'))
 
     op.drop_table('promotion_redemptions')
     op.drop_table('promotions')

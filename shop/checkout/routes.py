@@ -65,7 +65,8 @@ def _start_payment(order: Order, data: dict) -> dict:
 @blp.response(201, schemas.CheckoutResultSchema)
 @blp.alt_response(404, description="No such cart, or another customer's")
 @blp.alt_response(409, description="cart_not_purchasable, insufficient_stock, cart_not_open, "
-                                   "promotion_not_applicable, promotion_unavailable")
+                                   "promotion_not_applicable, promotion_unavailable, "
+                                   "promotion_already_used")
 @blp.alt_response(422, description="validation_error, return_url_not_allowed")
 @blp.alt_response(503, description="payment_provider_unavailable (the order is cancelled)")
 def checkout(data: dict, cart_id: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.db import Base, utcnow
@@ -39,6 +39,7 @@ class Promotion(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     max_redemptions: Mapped[int | None] = mapped_column(Integer)
+    once_per_customer: Mapped[bool] = mapped_column(default=False)
     redemptions: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -51,14 +52,17 @@ class PromotionRedemption(Base):
     __tablename__ = "promotion_redemptions"
     __table_args__ = (
         CheckConstraint("status IN ('held', 'used', 'released')", name="status"),
+        # a once-per-customer code: one held or used redemption per customer, however many
+        # of their checkouts run at once (NULLs, for other codes and released uses, repeat)
+        UniqueConstraint("promotion_id", "once_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    promotion_id: Mapped[int] = mapped_column(
-        ForeignKey("promotions.id", ondelete="CASCADE"), index=True)
+    promotion_id: Mapped[int] = mapped_column(ForeignKey("promotions.id", ondelete="CASCADE"))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"),
                                           unique=True)
     amount: Mapped[int] = mapped_column(Integer)
+    once_key: Mapped[str | None] = mapped_column(String(254))  # the customer's email
     status: Mapped[str] = mapped_column(String(10), default="held")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -28,6 +28,8 @@ class PromotionSchema(ma.Schema):
     starts_at = UtcDateTime(allow_none=True)
     ends_at = UtcDateTime(allow_none=True)
     max_redemptions = ma.fields.Integer(allow_none=True)
+    once_per_customer = ma.fields.Boolean(required=True, metadata={
+        "description": "Each email address may use it once (a welcome offer)"})
     redemptions = ma.fields.Integer(required=True, metadata={
         "description": "Orders holding or having used the code (unpaid ones give it back)"})
     status = ma.fields.String(required=True, metadata={"description": "active | disabled"})
@@ -58,6 +60,7 @@ class PromotionCreateSchema(ma.Schema):
     starts_at = ma.fields.AwareDateTime(allow_none=True)
     ends_at = ma.fields.AwareDateTime(allow_none=True)
     max_redemptions = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1))
+    once_per_customer = ma.fields.Boolean(load_default=False)
 
     @ma.validates_schema
     def one_value(self, data: dict, **_: object) -> None:

@@ -66,7 +66,8 @@ def remove_code(*, session: Session, cart_id: str, user: User | None) -> Cart:
 
 def on_order_placed(*, session: Session, order, cart: Cart) -> None:
     """Take one redemption for the order, or refuse the checkout: a code that no longer
-    applies must not vanish from the price silently, and `max_redemptions` must hold."""
+    applies must not vanish from the price silently, `max_redemptions` must hold, and a
+    once-per-customer code goes once to each email address (a released use comes back)."""
     if cart.promotion_id is None:
         return
     if not order.discount_amount:
@@ -87,9 +88,16 @@ def on_order_placed(*, session: Session, order, cart: Cart) -> None:
     if not taken:
         raise Conflict("The promotion code has just been used up or ended; remove it and "
                        "check out again.", code="promotion_unavailable")
-    session.add(PromotionRedemption(promotion_id=cart.promotion_id, order_id=order.id,
-                                    amount=order.discount_amount))
-    session.flush()
+    once_key = order.email.strip().lower() if cart.promotion.once_per_customer else None
+    try:
+        with session.begin_nested():
+            session.add(PromotionRedemption(promotion_id=cart.promotion_id, order_id=order.id,
+                                            amount=order.discount_amount, once_key=once_key))
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"{cart.promotion.code} can be used once per customer, and "
+                       f"{order.email} has used it already.",
+                       code="promotion_already_used") from None
 
 
 def on_paid(*, session: Session, order) -> None:
@@ -125,7 +133,7 @@ def on_cancel(*, session: Session, order) -> None:
     released = session.scalars(
         update(PromotionRedemption)
         .where(PromotionRedemption.order_id == order.id, PromotionRedemption.status == "held")
-        .values(status="released", updated_at=utcnow())
+        .values(status="released", once_key=None, updated_at=utcnow())
         .returning(PromotionRedemption.promotion_id)
         .execution_options(synchronize_session=False)).all()
     for promotion_id in released:
@@ -170,6 +178,7 @@ def create(*, session: Session, actor: User, data: dict[str, Any]) -> Promotion:
         min_subtotal_amount=_minor_units(data.get("min_subtotal"), currency, "min_subtotal") or 0,
         starts_at=data.get("starts_at"), ends_at=data.get("ends_at"),
         max_redemptions=data.get("max_redemptions"),
+        once_per_customer=data.get("once_per_customer", False),
     )
     _check_window(promotion.starts_at, promotion.ends_at)
     try:
@@ -228,6 +237,7 @@ def snapshot(promotion: Promotion) -> dict[str, Any]:
         "starts_at": promotion.starts_at.isoformat() if promotion.starts_at else None,
         "ends_at": promotion.ends_at.isoformat() if promotion.ends_at else None,
         "max_redemptions": promotion.max_redemptions, "status": promotion.status,
+        "once_per_customer": promotion.once_per_customer,
     }
 
 

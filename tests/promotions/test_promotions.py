@@ -45,10 +45,9 @@ def apply(client, cart_id: str, code: str = "GLOW10"):
     return client.put(f"/api/v1/carts/{cart_id}/promotion", json={"code": code})
 
 
-def place(db_session, cart):
-    return checkout.place_order(session=db_session, cart_id=cart.id, user=None,
-                                email="guest@example.com", shipping_method="uk-standard",
-                                shipping_address=ADDRESS)
+def place(db_session, cart, email="guest@example.com"):
+    return checkout.place_order(session=db_session, cart_id=cart.id, user=None, email=email,
+                                shipping_method="uk-standard", shipping_address=ADDRESS)
 
 
 def refused_checkout(client, cart) -> str:
@@ -182,8 +181,8 @@ def test_staff_manage_codes_and_every_change_is_audited(client, db_session, admi
     assert created.json | {"created_at": None} == {
         "code": "SUMMER-25", "description": "10% off skincare", "percent_off": None,
         "amount_off": gbp(2500), "min_subtotal": gbp(10000), "starts_at": None,
-        "ends_at": None, "max_redemptions": 50, "redemptions": 0, "status": "active",
-        "created_at": None}
+        "ends_at": None, "max_redemptions": 50, "once_per_customer": False, "redemptions": 0,
+        "status": "active", "created_at": None}
     assert_problem(create(client, admin, code="SUMMER-25"), 409, "promotion_code_taken")
     changed = client.patch(f"{ADMIN_URL}/summer-25", headers=admin,
                            json={"description": "£25 off £100", "max_redemptions": 10})
@@ -233,26 +232,27 @@ def test_customers_and_staff_cannot_manage_codes(client, db_session):
     assert client.get(ADMIN_URL).status_code == 401
 
 
-@pytest.mark.postgresql_only
-def test_checkouts_at_once_never_take_more_uses_than_the_code_has(pooled_app):
-    race_app = pooled_app(8)
+def race_checkouts(pooled_app, *, carts: int, emails: list[str], **promotion) -> list[str]:
+    """Check out `carts` one-line carts carrying one code at once (committed, PostgreSQL);
+    each outcome is "discounted" or the refusal's code. Returns them and the code's count."""
+    race_app = pooled_app(carts + 2)
     with race_app.app_context():
         db.session.add(Promotion(code="RUSH", description="launch day", percent_off=20,
-                                 currency="GBP", max_redemptions=3))
+                                 currency="GBP", **promotion))
         variant = make_variant(db.session, stock=20)
-        carts = [make_cart(db.session, [(variant, 1)]) for _ in range(6)]
-        for cart in carts:
+        made = [make_cart(db.session, [(variant, 1)]) for _ in range(carts)]
+        for cart in made:
             cart.promotion_id = db.session.scalar(select(Promotion.id))
-        cart_ids = [cart.id for cart in carts]
+        cart_ids = [cart.id for cart in made]
         db.session.commit()
         db.session.remove()
 
-    def check_out(cart_id: str) -> str:
+    def check_out(cart_and_email: tuple[str, str]) -> str:
         with race_app.app_context():
             try:
                 placed = checkout.place_order(
-                    session=db.session, cart_id=cart_id, user=None, email="r@example.com",
-                    shipping_method="click-and-collect")
+                    session=db.session, cart_id=cart_and_email[0], user=None,
+                    email=cart_and_email[1], shipping_method="click-and-collect")
                 discount = placed.order.discount_amount
                 db.session.commit()
                 return "discounted" if discount else "full price"
@@ -262,14 +262,29 @@ def test_checkouts_at_once_never_take_more_uses_than_the_code_has(pooled_app):
             finally:
                 db.session.remove()
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        outcomes = list(pool.map(check_out, cart_ids))
-    assert outcomes.count("discounted") == 3
+    with ThreadPoolExecutor(max_workers=carts) as pool:
+        outcomes = list(pool.map(check_out, zip(cart_ids, emails, strict=True)))
+    with race_app.app_context():
+        outcomes.append(db.session.scalar(select(Promotion.redemptions)))
+        db.session.remove()
+    return outcomes
+
+
+@pytest.mark.postgresql_only
+def test_checkouts_at_once_never_take_more_uses_than_the_code_has(pooled_app):
+    *outcomes, redemptions = race_checkouts(
+        pooled_app, carts=6, emails=[f"r{n}@example.com" for n in range(6)], max_redemptions=3)
+    assert outcomes.count("discounted") == 3 and redemptions == 3
     assert set(outcomes) - {"discounted"} <= {"promotion_unavailable",
                                                "promotion_not_applicable"}
-    with race_app.app_context():
-        assert db.session.scalar(select(Promotion.redemptions)) == 3
-        db.session.remove()
+
+
+@pytest.mark.postgresql_only
+def test_one_customers_checkouts_at_once_use_a_once_per_customer_code_once(pooled_app):
+    *outcomes, redemptions = race_checkouts(
+        pooled_app, carts=4, emails=["same@example.com"] * 4, once_per_customer=True)
+    assert sorted(outcomes) == ["discounted"] + ["promotion_already_used"] * 3
+    assert redemptions == 1  # the refused checkouts rolled their count back
 
 
 def test_a_refunded_line_gives_back_what_was_paid_for_it_after_the_discount(
@@ -312,3 +327,19 @@ def test_an_order_paid_after_it_was_cancelled_takes_its_use_back_if_one_is_left(
     statuses = db_session.scalars(select(PromotionRedemption.status)
                                   .order_by(PromotionRedemption.id)).all()
     assert statuses == ["used", "held"]
+
+
+def test_a_once_per_customer_code_goes_once_to_each_address(client, db_session, admin):
+    assert create(client, admin, code="WELCOME", once_per_customer=True).json[
+        "once_per_customer"] is True
+    variant = make_variant(db_session, stock=10)
+    first, second, other = (make_cart(db_session, [(variant, 1)]) for _ in range(3))
+    for cart in (first, second, other):
+        assert apply(client, cart.id, "WELCOME").status_code == 200
+    placed = place(db_session, first)  # guest@example.com
+    response = client.post(f"/api/v1/carts/{second.id}/checkout", json={
+        "email": "GUEST@example.com", "shipping_method": "click-and-collect"})
+    assert_problem(response, 409, "promotion_already_used")
+    assert place(db_session, other, "someone.else@example.com").order.discount_amount > 0
+    orders.cancel_unpaid(session=db_session, order_id=placed.order.id, reason="test")
+    assert place(db_session, second).order.discount_amount > 0  # the released use came back
