@@ -121,6 +121,17 @@ def refunded_sold_out(order: Order, amount: int) -> tuple[str, str, str]:
     return (subject, *letter("Your order could not be completed", paragraphs, _items(order)))
 
 
+def refund_failed(order: Order, amount: int) -> tuple[str, str, str]:
+    """A card refund the bank sent back: the customer was told it was on its way."""
+    subject = f"Your GLOW Clinic refund for order {order.number} did not go through"
+    paragraphs = [
+        f"The refund of {format_money(order.money(amount))} for order {order.number} could "
+        "not be paid back to your card (your bank returned it).",
+        "The clinic has been told and will contact you to arrange it another way.",
+    ]
+    return (subject, *letter("Your refund did not go through", paragraphs, []))
+
+
 def cancelled_by_clinic(order: Order, *, was_paid: bool) -> tuple[str, str, str]:
     subject = f"Your GLOW Clinic order {order.number} has been cancelled"
     paragraphs = [

@@ -111,6 +111,9 @@ def record_from_stripe(*, session: Session, payment: Payment, refund: dict) -> R
         order.needs_attention, order.attention_reason = True, "refund_failed"
         orders.add_event(order, "refund_failed", refund_id=row.stripe_refund_id,
                          amount=row.amount, failure_reason=refund.get("failure_reason"))
+        orders.email_customer(session=session, order=order,
+                              message=emails.refund_failed(order, row.amount),
+                              dedupe_key=f"order-refund-failed:{row.id}")
     session.flush()
     return row
 

@@ -327,6 +327,9 @@ def test_a_refund_that_fails_later_flags_the_order(client, db_session, use_local
     assert refund.status == "failed"
     order = reload_order(db_session, order.id)
     assert order.needs_attention and order.attention_reason == "refund_failed"
+    told = customer_email(db_session, f"order-refund-failed:{refund.id}")
+    assert told.to == order.email and "£9.00" in told.text and "did not go through" in \
+        told.subject
 
 
 def test_a_dispute_flags_the_order_and_calls_the_dispute_hooks(client, db_session,
