@@ -266,6 +266,8 @@ def delete_account(*, session: Session, user: User) -> None:
             "Staff accounts are closed by an admin, not deleted by their owner.",
             code="staff_account",
         )
+    # as the row is now, and locked: a first checkout may have just given it a Stripe Customer
+    session.refresh(user, with_for_update=True)
     for hook in on_account_deleted:
         hook(session=session, user=user)
     revoke_all_families(session=session, user=user, reason="account_deleted")

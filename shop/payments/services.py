@@ -219,6 +219,12 @@ def _customer_for(session: Session, user: User, *, replace: bool = False) -> str
     """The user's Stripe Customer (saved cards live there), created on first checkout."""
     if user.stripe_customer_id and not replace:
         return user.stripe_customer_id
+    # The account's row stays locked until this checkout commits: an account deletion or a
+    # second first checkout running now waits, and then sees this Customer (deletion queues
+    # its erasure) instead of missing it.
+    session.refresh(user, with_for_update=True)
+    if user.stripe_customer_id and not replace:
+        return user.stripe_customer_id
     key = f"user-{user.id}-customer"
     if replace:
         key += f"-replacing-{user.stripe_customer_id}"

@@ -4,6 +4,8 @@ to it, and deleting the account deletes it, through the worker and against local
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from shop.accounts.models import User
 from shop.db import utcnow
+from shop.extensions import db
 from shop.payments import customers
 from shop.payments import services as payments
 from shop.payments.jobs import sync_stripe_customers
@@ -20,6 +23,7 @@ from tests.accounts import test_email_change as email_change
 from tests.accounts.test_api import register
 from tests.carts.factories import make_variant, place_order
 from tests.fixtures.auth import bearer_for, make_user
+from tests.fixtures.stripe import settings_for
 
 ME = "/api/v1/me"
 STRIPE_DOWN = "http://127.0.0.1:9"
@@ -231,3 +235,41 @@ def test_a_change_stripe_refuses_is_not_retried(db_session, use_localstripe, cus
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error.startswith("InvalidRequestError: Invalid email address")
     assert in_stripe(use_localstripe, customer_id).email != "ann@localhost"
+
+
+@pytest.mark.postgresql_only
+def test_an_account_deleted_during_its_first_checkout_still_loses_its_customer(
+    pooled_app, start_localstripe, app_config
+):
+    """The checkout creating the account's first Stripe Customer holds the account's row
+    (Stripe answering slowly here); a deletion in the meantime waits, then sees the Customer
+    and queues its erasure, instead of leaving a Customer nobody will delete."""
+    slow = start_localstripe(latency_ms=600)
+    race_app = pooled_app(6, **settings_for(slow, app_config["STRIPE_WEBHOOK_SECRET"]))
+    with race_app.app_context():
+        user = make_user(db.session, name="Ann")
+        headers = bearer_for(db.session, user)
+        sku, user_id = make_variant(db.session).sku, user.id
+        db.session.commit()
+        db.session.remove()
+    client = race_app.test_client()
+    cart_id = client.post("/api/v1/carts", headers=headers).json["id"]
+    client.post(f"/api/v1/carts/{cart_id}/items", headers=headers,
+                json={"sku": sku, "quantity": 1})
+
+    def check_out() -> int:
+        return race_app.test_client().post(
+            f"/api/v1/carts/{cart_id}/checkout", headers=headers,
+            json={"shipping_method": "click-and-collect"}).status_code
+
+    def delete_account() -> int:
+        time.sleep(0.3)  # while the checkout waits for Stripe
+        return race_app.test_client().delete("/api/v1/me", headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checked_out, deleted = pool.submit(check_out), pool.submit(delete_account)
+        assert (checked_out.result(), deleted.result()) == (201, 204)
+    with race_app.app_context():
+        [sync] = db.session.scalars(select(CustomerSync)).all()
+        assert (sync.user_id, sync.action, sync.status) == (user_id, "delete", "pending")
+        db.session.remove()
