@@ -35,6 +35,10 @@ LIVE_PAYMENT_WAIT_AT_MOST = timedelta(days=1)
 def queue_update(*, session: Session, user: User) -> None:
     """The account's name or email changed: copy it to its Customer (if it has one)."""
     if not user.stripe_customer_id:
+        # The change's UPDATE holds the row: a first checkout that gave the account a
+        # Customer meanwhile has committed by now, and this read sees it.
+        session.refresh(user, ["stripe_customer_id"])
+    if not user.stripe_customer_id:
         return
     waiting = session.scalar(select(CustomerSync.id).where(
         CustomerSync.customer_id == user.stripe_customer_id, CustomerSync.action == "update",

@@ -237,13 +237,10 @@ def test_a_change_stripe_refuses_is_not_retried(db_session, use_localstripe, cus
     assert in_stripe(use_localstripe, customer_id).email != "ann@localhost"
 
 
-@pytest.mark.postgresql_only
-def test_an_account_deleted_during_its_first_checkout_still_loses_its_customer(
-    pooled_app, start_localstripe, app_config
-):
-    """The checkout creating the account's first Stripe Customer holds the account's row
-    (Stripe answering slowly here); a deletion in the meantime waits, then sees the Customer
-    and queues its erasure, instead of leaving a Customer nobody will delete."""
+def first_checkout_racing(pooled_app, start_localstripe, app_config, change) -> int:
+    """Run `change(client, headers)` 0.3 s into the account's first checkout, which holds the
+    account's row while Stripe (600 ms late here) creates its Customer; returns the user id
+    once both have answered."""
     slow = start_localstripe(latency_ms=600)
     race_app = pooled_app(6, **settings_for(slow, app_config["STRIPE_WEBHOOK_SECRET"]))
     with race_app.app_context():
@@ -262,14 +259,42 @@ def test_an_account_deleted_during_its_first_checkout_still_loses_its_customer(
             f"/api/v1/carts/{cart_id}/checkout", headers=headers,
             json={"shipping_method": "click-and-collect"}).status_code
 
-    def delete_account() -> int:
-        time.sleep(0.3)  # while the checkout waits for Stripe
-        return race_app.test_client().delete("/api/v1/me", headers=headers).status_code
+    def change_meanwhile() -> int:
+        time.sleep(0.3)
+        return change(race_app.test_client(), headers)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        checked_out, deleted = pool.submit(check_out), pool.submit(delete_account)
-        assert (checked_out.result(), deleted.result()) == (201, 204)
-    with race_app.app_context():
-        [sync] = db.session.scalars(select(CustomerSync)).all()
-        assert (sync.user_id, sync.action, sync.status) == (user_id, "delete", "pending")
+        checked_out, changed = pool.submit(check_out), pool.submit(change_meanwhile)
+        assert (checked_out.result(), changed.result()) in ((201, 204), (201, 200))
+    return user_id
+
+
+def waiting_syncs(pooled_app) -> list[tuple[int, str, str]]:
+    with pooled_app(1).app_context():
+        rows = [(sync.user_id, sync.action, sync.status)
+                for sync in db.session.scalars(select(CustomerSync))]
         db.session.remove()
+    return rows
+
+
+@pytest.mark.postgresql_only
+def test_an_account_deleted_during_its_first_checkout_still_loses_its_customer(
+    pooled_app, start_localstripe, app_config
+):
+    """A deletion during the checkout that creates the account's first Customer waits for
+    it, then sees the Customer and queues its erasure (no Customer is left behind)."""
+    user_id = first_checkout_racing(pooled_app, start_localstripe, app_config,
+                                    lambda client, headers: client.delete(
+                                        ME, headers=headers).status_code)
+    assert waiting_syncs(pooled_app) == [(user_id, "delete", "pending")]
+
+
+@pytest.mark.postgresql_only
+def test_a_name_changed_during_the_first_checkout_reaches_the_new_customer(
+    pooled_app, start_localstripe, app_config
+):
+    user_id = first_checkout_racing(pooled_app, start_localstripe, app_config,
+                                    lambda client, headers: client.patch(
+                                        ME, headers=headers, json={"name": "Ann New"}
+                                    ).status_code)
+    assert waiting_syncs(pooled_app) == [(user_id, "update", "pending")]
