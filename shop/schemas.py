@@ -7,6 +7,12 @@ import marshmallow as ma
 from shop.money import MoneySchema
 
 
+def not_blank(value: str) -> None:
+    """A validator: a string that is more than whitespace."""
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
 def money_field(**kwargs) -> ma.fields.Nested:
     return ma.fields.Nested(MoneySchema, **kwargs)
 

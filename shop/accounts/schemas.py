@@ -7,18 +7,13 @@ from typing import Any
 import marshmallow as ma
 
 from shop.accounts.models import STAFF_ROLES
-from shop.schemas import page_schema
+from shop.schemas import not_blank, page_schema
 
 Length = ma.validate.Length
 
 
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ma.ValidationError("Must not be blank.")
-
-
 def _name(**kwargs: Any) -> ma.fields.String:
-    return ma.fields.String(validate=[Length(min=1, max=200), _not_blank], **kwargs)
+    return ma.fields.String(validate=[Length(min=1, max=200), not_blank], **kwargs)
 
 
 def _password(**kwargs: Any) -> ma.fields.String:
@@ -30,7 +25,7 @@ def _password(**kwargs: Any) -> ma.fields.String:
 
 def _device_name() -> ma.fields.String:
     return ma.fields.String(
-        load_only=True, validate=[Length(min=1, max=100), _not_blank],
+        load_only=True, validate=[Length(min=1, max=100), not_blank],
         metadata={"description": "What to call this sign-in in GET /me/sessions (e.g. "
                                  "\"Ann's iPhone\"); the User-Agent when left out"})
 

@@ -6,18 +6,13 @@ import marshmallow as ma
 
 from shop.admin.schemas import AdminListArgsSchema, UtcDateTime
 from shop.enquiries.models import ENQUIRY_STATUSES
-from shop.schemas import page_schema
+from shop.schemas import not_blank, page_schema
 
 Length = ma.validate.Length
 
 
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ma.ValidationError("Must not be blank.")
-
-
 class EnquiryCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=[Length(min=1, max=200), _not_blank])
+    name = ma.fields.String(required=True, validate=[Length(min=1, max=200), not_blank])
     email = ma.fields.Email(required=True, validate=Length(max=254))
     phone = ma.fields.String(validate=ma.validate.Regexp(
         r"^[0-9+() -]{0,40}$", error="Digits, spaces, +, - and brackets only."))

@@ -49,10 +49,14 @@ def _delivery(order: Order) -> str:
     if not order.shipping_method:
         return "Nothing to deliver."
     method = shipping.BY_CODE[order.shipping_method]
-    address = order.shipping_address or {}
-    parts = [address.get(key) for key in ("name", "line1", "line2", "city", "postcode")]
-    where = ", ".join(part for part in parts if part)
+    where = ", ".join(address_lines(order.shipping_address))
     return f"{method.name}: {where}" if where else f"{method.name}. {method.description}"
+
+
+def address_lines(address: dict | None) -> list[str]:
+    """A delivery address as the lines a letter shows (the empty ones left out)."""
+    parts = [(address or {}).get(key) for key in ("name", "line1", "line2", "city", "postcode")]
+    return [part for part in parts if part]
 
 
 def confirmation(order: Order) -> tuple[str, str, str]:

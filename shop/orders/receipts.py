@@ -14,7 +14,7 @@ from flask import current_app
 from shop.checkout import shipping
 from shop.db import as_utc
 from shop.errors import Conflict
-from shop.orders.emails import format_money
+from shop.orders.emails import address_lines, format_money
 from shop.orders.models import Order
 
 UK_TIME = ZoneInfo("Europe/London")
@@ -55,7 +55,7 @@ def _page(order: Order, seller: list[str], rows: list[tuple], totals: list[tuple
                          for index, value in enumerate(row)) + "</tr>" for row in rows)
     sums = "".join(f"<tr><td colspan=4>{escape(label)}</td><td class=n>{escape(value)}</td></tr>"
                    for label, value in totals)
-    customer = [order.email] + _address_lines(order.shipping_address)
+    customer = [order.email, *address_lines(order.shipping_address)]
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>Receipt {escape(order.number)}</title><style>{STYLE}</style></head><body>"
@@ -69,9 +69,3 @@ def _page(order: Order, seller: list[str], rows: list[tuple], totals: list[tuple
         f"<p>Prices include VAT.</p></body></html>"
     )
 
-
-def _address_lines(address: dict | None) -> list[str]:
-    if not address:
-        return []
-    parts = [address.get(key) for key in ("name", "line1", "line2", "city", "postcode")]
-    return [part for part in parts if part]
