@@ -121,6 +121,13 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "EMAIL_CHANGE_CONFIRM_RATE_LIMIT": env.get("EMAIL_CHANGE_CONFIRM_RATE_LIMIT",
                                                    "10 per minute"),  # per IP
         "EMAIL_CHANGE_MINUTES": _int(env, "EMAIL_CHANGE_MINUTES", 60),
+        "EMAIL_VERIFY_DAYS": _int(env, "EMAIL_VERIFY_DAYS", 7),
+        # the storefront's page confirming an address, {token} standing for the token
+        "EMAIL_VERIFY_URL": env.get("EMAIL_VERIFY_URL", ""),
+        "EMAIL_VERIFY_RATE_LIMIT": env.get("EMAIL_VERIFY_RATE_LIMIT",
+                                           "3 per hour;10 per day"),  # per IP
+        "EMAIL_VERIFY_CONFIRM_RATE_LIMIT": env.get("EMAIL_VERIFY_CONFIRM_RATE_LIMIT",
+                                                   "10 per minute"),  # per IP
         "EMAIL_CHANGE_URL": env.get("EMAIL_CHANGE_URL", ""),  # as PASSWORD_RESET_URL
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),

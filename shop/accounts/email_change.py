@@ -101,13 +101,13 @@ def confirm_change(*, session: Session, user: User, token: str) -> User:
     if not codes.is_live(change, now) or not codes.spend(session, change, now):
         raise invalid_token()
     end_mailed_codes(session=session, user=user, now=now)
-    old_email = user.email
+    old_email, old_verified = user.email, user.email_verified_at
     try:
         with session.begin_nested():  # another account may have taken the address since
-            user.email = change.new_email
+            user.email, user.email_verified_at = change.new_email, now  # the code proved it
             session.flush()
     except IntegrityError:
-        user.email = old_email
+        user.email, user.email_verified_at = old_email, old_verified
         raise _address_taken() from None
     contact_changed_for(session=session, user=user)
     log.info("email changed", extra={"user_id": user.id})

@@ -24,6 +24,8 @@ class User(Base):
     # Always stored normalised (trimmed, lower case): the unique constraint is then
     # case-insensitive on both databases.
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # when the owner proved the address (a mailed link or code); None: not proved
+    email_verified_at: Mapped[datetime | None]
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20), default="customer")

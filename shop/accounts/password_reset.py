@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from shop.accounts import codes, passwords
+from shop.accounts import codes, passwords, verification
 from shop.accounts.auth import hash_token
 from shop.accounts.models import PasswordReset, User
 from shop.accounts.services import (
@@ -102,6 +102,7 @@ def reset_password(*, session: Session, token: str, new_password: str) -> int:
     end_mailed_codes(session=session, user=user, now=now)  # every other code mailed to it
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = now
+    verification.proved_by_mail(user)
     revoked = revoke_all_families(session=session, user=user, reason="password_reset")
     session.flush()
     log.info("password reset", extra={"user_id": user.id, "sessions_revoked": revoked})

@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask import g, request
 
 from shop import ratelimits
-from shop.accounts import addresses, email_change, export, password_reset, schemas, services
+from shop.accounts import (
+    addresses,
+    email_change,
+    export,
+    password_reset,
+    schemas,
+    services,
+    verification,
+)
 from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
 from shop.extensions import db
@@ -53,6 +61,7 @@ def _device(args: dict) -> str | None:
 def register(args):
     """Create a customer account and sign it in."""
     tokens = services.register(session=db.session, device=_device(args), **args)
+    verification.send_link(session=db.session, user=tokens.user)
     db.session.commit()
     return tokens
 
@@ -120,6 +129,21 @@ def reset_password(args):
     revoked = password_reset.reset_password(session=db.session, **args)
     db.session.commit()
     return {"sessions_revoked": revoked}
+
+
+@auth_blp.route("/verify-email", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("EMAIL_VERIFY_CONFIRM_RATE_LIMIT")
+@auth_blp.arguments(schemas.VerifyEmailSchema)
+@auth_blp.response(200, schemas.EmailVerifiedSchema)
+@auth_blp.alt_response(400, description="invalid_verification_token: invalid, expired, or "
+                                        "the address changed since")
+@auth_blp.alt_response(429, description="Too many attempts")
+def verify_email(args):
+    """Confirm an account's address with the token from the mailed link (signed in or not)."""
+    user = verification.confirm(session=db.session, **args)
+    db.session.commit()
+    return {"email": user.email, "email_verified": True}
 
 
 @auth_blp.route("/logout", methods=["POST"])
@@ -191,6 +215,19 @@ def request_email_change(args):
     db.session.commit()
     return {"detail": "Enter the code sent to the new address to confirm the change.",
             "new_email": change.new_email, "expires_at": change.expires_at}
+
+
+@me_blp.route("/email/verification", methods=["POST"])
+@access("customer")
+@ratelimits.per_ip("EMAIL_VERIFY_RATE_LIMIT")
+@me_blp.response(202, schemas.VerificationSentSchema)
+@me_blp.alt_response(409, description="email_already_verified")
+@me_blp.alt_response(429, description="Too many requests")
+def resend_verification():
+    """Mail the link confirming your address again."""
+    verification.send_link(session=db.session, user=current_user())
+    db.session.commit()
+    return {"detail": "A link to confirm your address is on its way."}
 
 
 @me_blp.route("/email/confirm", methods=["POST"])

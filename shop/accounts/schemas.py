@@ -118,6 +118,10 @@ class AddressListSchema(ma.Schema):
 class ProfileSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     email = ma.fields.String(required=True)
+    email_verified = ma.fields.Function(
+        lambda user: user.email_verified_at is not None, required=True,
+        metadata={"description": "The owner proved the address (the mailed link, a reset or "
+                                 "an email change)", "type": "boolean"})
     name = ma.fields.String(required=True)
     role = ma.fields.String(required=True)
     marketing_consent = ma.fields.Boolean(required=True)
@@ -159,6 +163,20 @@ class EmailChangeRequestedSchema(ma.Schema):
     new_email = ma.fields.String(required=True)
     expires_at = ma.fields.DateTime(required=True,
                                     metadata={"description": "When the mailed code stops working"})
+
+
+class VerifyEmailSchema(ma.Schema):
+    token = ma.fields.String(required=True, load_only=True, validate=Length(min=1, max=500),
+                             metadata={"description": "From the link mailed to the address"})
+
+
+class VerificationSentSchema(ma.Schema):
+    detail = ma.fields.String(required=True)
+
+
+class EmailVerifiedSchema(ma.Schema):
+    email = ma.fields.String(required=True)
+    email_verified = ma.fields.Boolean(required=True)
 
 
 class EmailChangeConfirmSchema(ma.Schema):

@@ -14,6 +14,8 @@ class CustomerSchema(ma.Schema):
     id = ma.fields.Integer(attribute="user.id", required=True)
     email = ma.fields.String(attribute="user.email", required=True)
     name = ma.fields.String(attribute="user.name", required=True)
+    email_verified = ma.fields.Function(lambda row: row["user"].email_verified_at is not None,
+                                        required=True, metadata={"type": "boolean"})
     marketing_consent = ma.fields.Boolean(attribute="user.marketing_consent", required=True)
     marketing_consent_at = UtcDateTime(attribute="user.marketing_consent_at", allow_none=True)
     created_at = UtcDateTime(attribute="user.created_at", required=True)
@@ -40,7 +42,9 @@ class CustomerQuerySchema(AdminListArgsSchema):
         "description": "Part of the email address or name (case-insensitive)"})
     marketing_consent = ma.fields.Boolean(metadata={
         "description": "true: those who agreed to marketing email (e.g. format=csv for a "
-                       "mailing list)"})
+                       "mailing list, with email_verified=true)"})
+    email_verified = ma.fields.Boolean(metadata={
+        "description": "true: those who proved their address (anyone can register anyone's)"})
 
 
 class CustomerUpdateSchema(ma.Schema):

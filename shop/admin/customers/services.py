@@ -26,7 +26,7 @@ _spent = (select(func.coalesce(func.sum(Order.total_amount), 0))
 
 
 def customers_query(*, q: str | None = None, marketing_consent: bool | None = None,
-                    include_deleted: bool = False) -> Select:
+                    email_verified: bool | None = None, include_deleted: bool = False) -> Select:
     stmt = select(User, _orders_count.label("orders"), _spent.label("spent")).where(
         User.role == "customer")
     if not include_deleted:
@@ -37,6 +37,9 @@ def customers_query(*, q: str | None = None, marketing_consent: bool | None = No
                               func.lower(User.name).contains(pattern, autoescape=True)))
     if marketing_consent is not None:
         stmt = stmt.where(User.marketing_consent.is_(marketing_consent))
+    if email_verified is not None:
+        proved = User.email_verified_at.is_not(None)
+        stmt = stmt.where(proved if email_verified else ~proved)
     return stmt.order_by(User.created_at.desc(), User.id.desc())
 
 
