@@ -71,6 +71,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "RECONCILE_AFTER_SECONDS": _int(env, "RECONCILE_AFTER_SECONDS", 120),
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP
         "ORDER_CANCEL_RATE_LIMIT": env.get("ORDER_CANCEL_RATE_LIMIT", "10 per minute"),  # per IP
+        "RETURN_RATE_LIMIT": env.get("RETURN_RATE_LIMIT", "10 per hour"),  # per IP
         "PROMOTION_RATE_LIMIT": env.get("PROMOTION_RATE_LIMIT", "20 per minute"),  # per IP
         "ENQUIRY_RATE_LIMIT": env.get("ENQUIRY_RATE_LIMIT", "5 per hour;20 per day"),  # per IP
         "ENQUIRY_EMAIL_RATE_LIMIT": env.get("ENQUIRY_EMAIL_RATE_LIMIT", "5 per day"),
@@ -147,6 +148,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "SELLER_NAME": env.get("SELLER_NAME", "GLOW Clinic"),
         "SELLER_ADDRESS": env.get("SELLER_ADDRESS", "London"),
         "VAT_REGISTRATION_NUMBER": env.get("VAT_REGISTRATION_NUMBER", ""),
+        "RETURN_WINDOW_DAYS": _int(env, "RETURN_WINDOW_DAYS", 14),
+        "RETURN_ADDRESS": env.get("RETURN_ADDRESS", ""),  # empty: SELLER_ADDRESS
         "VOUCHER_VALIDITY_MONTHS": _int(env, "VOUCHER_VALIDITY_MONTHS", 12),
         "VOUCHER_LOOKUP_RATE_LIMIT": env.get("VOUCHER_LOOKUP_RATE_LIMIT", "30 per minute"),
         "MONEY_VOUCHER_MIN": _int(env, "MONEY_VOUCHER_MIN", 1000),

@@ -1,0 +1,1 @@
+"""Customers sending products back within the return window, and staff refunding them."""
