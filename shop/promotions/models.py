@@ -55,6 +55,8 @@ class PromotionRedemption(Base):
         # a once-per-customer code: one held or used redemption per customer, however many
         # of their checkouts run at once (NULLs, for other codes and released uses, repeat)
         UniqueConstraint("promotion_id", "once_key"),
+        # ... and one per signed-in account, whatever email its checkout gives
+        UniqueConstraint("promotion_id", "once_user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +65,7 @@ class PromotionRedemption(Base):
                                           unique=True)
     amount: Mapped[int] = mapped_column(Integer)
     once_key: Mapped[str | None] = mapped_column(String(254))  # the customer's email
+    once_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(10), default="held")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -67,7 +67,8 @@ def remove_code(*, session: Session, cart_id: str, user: User | None) -> Cart:
 def on_order_placed(*, session: Session, order, cart: Cart) -> None:
     """Take one redemption for the order, or refuse the checkout: a code that no longer
     applies must not vanish from the price silently, `max_redemptions` must hold, and a
-    once-per-customer code goes once to each email address (a released use comes back)."""
+    once-per-customer code goes once to each email address and to each signed-in account (a
+    released use comes back)."""
     if cart.promotion_id is None:
         return
     if not order.discount_amount:
@@ -88,16 +89,18 @@ def on_order_placed(*, session: Session, order, cart: Cart) -> None:
     if not taken:
         raise Conflict("The promotion code has just been used up or ended; remove it and "
                        "check out again.", code="promotion_unavailable")
-    once_key = order.email.strip().lower() if cart.promotion.once_per_customer else None
+    once = cart.promotion.once_per_customer
     try:
         with session.begin_nested():
-            session.add(PromotionRedemption(promotion_id=cart.promotion_id, order_id=order.id,
-                                            amount=order.discount_amount, once_key=once_key))
+            session.add(PromotionRedemption(
+                promotion_id=cart.promotion_id, order_id=order.id, amount=order.discount_amount,
+                once_key=order.email.strip().lower() if once else None,
+                once_user_id=order.user_id if once else None))
             session.flush()
     except IntegrityError:
+        who = f"this account or {order.email}" if order.user_id else order.email
         raise Conflict(f"{cart.promotion.code} can be used once per customer, and "
-                       f"{order.email} has used it already.",
-                       code="promotion_already_used") from None
+                       f"{who} has used it already.", code="promotion_already_used") from None
 
 
 def on_paid(*, session: Session, order) -> None:
@@ -133,7 +136,7 @@ def on_cancel(*, session: Session, order) -> None:
     released = session.scalars(
         update(PromotionRedemption)
         .where(PromotionRedemption.order_id == order.id, PromotionRedemption.status == "held")
-        .values(status="released", once_key=None, updated_at=utcnow())
+        .values(status="released", once_key=None, once_user_id=None, updated_at=utcnow())
         .returning(PromotionRedemption.promotion_id)
         .execution_options(synchronize_session=False)).all()
     for promotion_id in released:

@@ -16,6 +16,7 @@ from shop.errors import Conflict
 from shop.extensions import db
 from shop.notifications.models import OutboxEmail
 from shop.orders import services as orders
+from shop.promotions import services as promotions
 from shop.promotions.models import Promotion, PromotionRedemption
 from tests.accounts.test_api import assert_problem
 from tests.carts.factories import ADDRESS, make_cart, make_variant
@@ -277,6 +278,34 @@ def test_checkouts_at_once_never_take_more_uses_than_the_code_has(pooled_app):
     assert outcomes.count("discounted") == 3 and redemptions == 3
     assert set(outcomes) - {"discounted"} <= {"promotion_unavailable",
                                                "promotion_not_applicable"}
+
+
+def test_a_once_per_customer_code_goes_once_to_each_account_whatever_the_email(
+    client, db_session, admin, use_localstripe
+):
+    create(client, admin, code="WELCOME", once_per_customer=True)
+    variant = make_variant(db_session, stock=10)
+    customer = make_user(db_session)
+    signed_in = bearer_for(db_session, customer)
+    first = make_cart(db_session, [(variant, 1)], user=customer)
+    promotions.apply_code(session=db_session, cart_id=first.id, user=customer, code="WELCOME")
+    placed = checkout.place_order(session=db_session, cart_id=first.id, user=customer,
+                                  email="me@example.com", shipping_method="uk-standard",
+                                  shipping_address=ADDRESS).order
+    second = make_cart(db_session, [(variant, 1)], user=customer)
+    promotions.apply_code(session=db_session, cart_id=second.id, user=customer, code="WELCOME")
+
+    def checkout_second():
+        return client.post(f"/api/v1/carts/{second.id}/checkout", headers=signed_in, json={
+            "email": "another.me@example.com", "shipping_method": "click-and-collect"})
+
+    refused = checkout_second()
+    assert_problem(refused, 409, "promotion_already_used")
+    assert "this account" in refused.json["detail"]
+    orders.cancel_unpaid(session=db_session, order_id=placed.id, reason="test")
+    accepted = checkout_second()
+    assert accepted.status_code == 201, accepted.json
+    assert accepted.json["order"]["totals"]["discount"]["amount"] > 0
 
 
 @pytest.mark.postgresql_only
