@@ -1,0 +1,54 @@
+"""What needs doing now, counted for the staff's start page: one aggregate query per table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shop.admin.stock.services import stock_available
+from shop.back_in_stock.models import BackInStockRequest
+from shop.db import utcnow
+from shop.enquiries.models import TreatmentEnquiry
+from shop.inventory.models import StockLevel
+from shop.notifications.models import OutboxEmail
+from shop.orders.models import Order
+from shop.returns.models import OrderReturn
+
+
+def _counts(session: Session, **columns: Any) -> dict[str, Any]:
+    row = session.execute(select(*(column.label(name) for name, column in columns.items())))
+    return dict(row.one()._mapping)
+
+
+def summary(*, session: Session) -> dict[str, Any]:
+    count = func.count
+    return {
+        "orders": _counts(
+            session,
+            pending_payment=count().filter(Order.status == "pending_payment"),
+            to_fulfil=count().filter(Order.status == "paid"),
+            oldest_to_fulfil_paid_at=func.min(Order.paid_at).filter(Order.status == "paid"),
+            to_complete=count().filter(Order.status == "fulfilled"),
+            needs_attention=count().filter(Order.needs_attention.is_(True)),
+        ),
+        "returns": _counts(
+            session,
+            requested=count().filter(OrderReturn.status == "requested"),
+            received=count().filter(OrderReturn.status == "received"),
+        ),
+        "enquiries": _counts(session, new=count().filter(TreatmentEnquiry.status == "new")),
+        "stock": _counts(
+            session,
+            low=count().filter(stock_available < StockLevel.low_stock_threshold),
+            out=count().filter(stock_available <= 0),
+        ) | _counts(session, customers_waiting=count().filter(
+            BackInStockRequest.notified_at.is_(None))),
+        "emails": _counts(
+            session,
+            waiting=count().filter(OutboxEmail.status == "pending"),
+            failed=count().filter(OutboxEmail.status == "failed"),
+        ),
+        "generated_at": utcnow(),
+    }
