@@ -1,8 +1,10 @@
 """The VAT receipt of a paid order, as a printable HTML page: what a UK VAT invoice must
 show (HMRC VAT Notice 700/21): the seller's name, address and VAT registration number, a
 unique number (the order's), the date of supply (when it was paid), what was supplied with
-quantities and prices, the VAT rate of each line, the VAT by rate and the total. Every value
-from the order is escaped; the page carries no script and its CSP allows none."""
+quantities and prices, the VAT rate of each line, the VAT by rate and the total. The order's
+refunds follow, each as a credit note (shop.orders.credit_notes) with what it refunded, where
+the money went back and the VAT it takes back, then what was paid and the VAT net of them.
+Every value from the order is escaped; the page carries no script and its CSP allows none."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from flask import current_app
 from shop.checkout import shipping
 from shop.db import as_utc
 from shop.errors import Conflict
+from shop.orders.credit_notes import CreditNote, net
 from shop.orders.emails import address_lines, format_money
 from shop.orders.models import Order
 
@@ -24,7 +27,7 @@ STYLE = ("body{font-family:sans-serif;max-width:46rem;margin:2rem auto;color:#22
          "border-bottom:1px solid #ddd}.n{text-align:right}")
 
 
-def render(order: Order) -> str:
+def render(order: Order, refunds: list[CreditNote]) -> str:
     if order.paid_at is None:
         raise Conflict("A receipt is issued once the order is paid.", code="order_not_paid")
     config = current_app.config
@@ -46,15 +49,54 @@ def render(order: Order) -> str:
     if order.amount_due != order.total_amount:
         totals += [("Paid by gift voucher", money(order.total_amount - order.amount_due)),
                    ("Paid by card", money(order.amount_due))]
-    return _page(order, seller, rows, totals)
+    return _page(order, seller, rows, totals, _refunds(order, refunds))
 
 
-def _page(order: Order, seller: list[str], rows: list[tuple], totals: list[tuple]) -> str:
-    cells = "".join(
-        "<tr>" + "".join(f'<td{" class=n" if index else ""}>{escape(value)}</td>'
+def _date(moment) -> str:
+    return f"{as_utc(moment).astimezone(UK_TIME):%d %B %Y}"
+
+
+def _paid_back(note: CreditNote) -> str:
+    parts = []
+    if note.voucher_amount.amount:
+        parts.append(f"gift vouchers {format_money(note.voucher_amount)}")
+    if note.card_amount.amount:
+        failed = note.status == "card_refund_failed"
+        parts.append(f"card {format_money(note.card_amount)}"
+                     + (" (failed: not refunded)" if failed else ""))
+    return ", ".join(parts)
+
+
+def _refunds(order: Order, refunds: list[CreditNote]) -> str:
+    """The credit notes, then what was paid and the VAT net of them; nothing without any."""
+    if not refunds:
+        return ""
+    rows = [(note.credit_note, _date(note.created_at),
+             ", ".join(f"{line.quantity} × {line.name} ({line.sku})" for line in note.lines)
+             or "amount refund", _paid_back(note), format_money(note.amount),
+             format_money(note.vat)) for note in refunds]
+    paid, vat = net(order, refunds)
+    return (f"<h2>Refunds</h2><table><tr><th>Credit note</th><th>Date</th><th>Refunded</th>"
+            f"<th>Paid back to</th><th class=n>Amount</th><th class=n>VAT taken back</th></tr>"
+            f"{_cells(rows, numbers_from=4)}"  # net paid under the amounts, net VAT under VAT
+            f"<tr><td colspan=4>Net paid</td><td class=n>{escape(format_money(paid))}</td>"
+            f"<td></td></tr>{_sums([('Net VAT', format_money(vat))], 5)}</table>")
+
+
+def _cells(rows: list[tuple], numbers_from: int = 1) -> str:
+    return "".join(
+        "<tr>" + "".join(f'<td{" class=n" if index >= numbers_from else ""}>{escape(value)}</td>'
                          for index, value in enumerate(row)) + "</tr>" for row in rows)
-    sums = "".join(f"<tr><td colspan=4>{escape(label)}</td><td class=n>{escape(value)}</td></tr>"
-                   for label, value in totals)
+
+
+def _sums(totals: list[tuple], span: int) -> str:
+    return "".join(f"<tr><td colspan={span}>{escape(label)}</td>"
+                   f"<td class=n>{escape(value)}</td></tr>" for label, value in totals)
+
+
+def _page(order: Order, seller: list[str], rows: list[tuple], totals: list[tuple],
+          refunds: str) -> str:
+    cells, sums = _cells(rows), _sums(totals, 4)
     customer = [order.email, *address_lines(order.shipping_address)]
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8>"
@@ -62,10 +104,10 @@ def _page(order: Order, seller: list[str], rows: list[tuple], totals: list[tuple
         f"<h1>VAT receipt</h1>"
         f"<p>{'<br>'.join(escape(line) for line in seller)}</p>"
         f"<p>Receipt number: {escape(order.number)}<br>"
-        f"Date of supply: {as_utc(order.paid_at).astimezone(UK_TIME):%d %B %Y}</p>"
+        f"Date of supply: {_date(order.paid_at)}</p>"
         f"<p>Customer: {'<br>'.join(escape(line) for line in customer)}</p>"
         f"<table><tr><th>Item</th><th class=n>Qty</th><th class=n>Unit price</th>"
         f"<th class=n>VAT rate</th><th class=n>Amount</th></tr>{cells}{sums}</table>"
-        f"<p>Prices include VAT.</p></body></html>"
+        f"{refunds}<p>Prices include VAT.</p></body></html>"
     )
 

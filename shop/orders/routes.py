@@ -6,7 +6,7 @@ from shop.accounts.auth import access, current_user
 from shop.accounts.export import register_section
 from shop.api import Blueprint
 from shop.extensions import db
-from shop.orders import receipts, schemas, services
+from shop.orders import credit_notes, receipts, schemas, services
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Orders")
 
@@ -54,12 +54,14 @@ def get_order(order_id: int, access_token: str | None = None):
 @blp.alt_response(409, description="order_not_paid: a receipt comes once it is paid")
 def get_receipt(order_id: int, access_token: str | None = None):
     """The order's VAT receipt (seller, VAT number, date of supply, lines with their VAT
-    rate, VAT by rate, total) as a printable page, for the app to open or share."""
+    rate, VAT by rate, total; each refund as a credit note with the VAT it takes back, and
+    what was paid and its VAT net of them) as a printable page, for the app to open or share."""
     order = services.get_order_for_viewer(
         session=db.session, order_id=order_id, user=current_user(),
         access_token=access_token or request.headers.get(ORDER_TOKEN_HEADER),
     )
-    response = Response(receipts.render(order), mimetype="text/html")
+    refunds = credit_notes.for_order(session=db.session, order=order)
+    response = Response(receipts.render(order, refunds), mimetype="text/html")
     response.headers["Content-Security-Policy"] = receipts.CSP
     return response
 

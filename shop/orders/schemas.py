@@ -4,6 +4,7 @@ import marshmallow as ma
 from sqlalchemy.orm import object_session
 
 from shop.checkout.shipping import BY_CODE
+from shop.orders import credit_notes
 from shop.orders.models import Order
 from shop.schemas import HandDumpedSchema, PageArgsSchema, iso_datetime, money_field, page_schema
 from shop.vouchers import purchases as voucher_purchases
@@ -57,6 +58,31 @@ class OrderEventSchema(ma.Schema):
     created_at = ma.fields.DateTime(required=True)
 
 
+class OrderRefundLineSchema(ma.Schema):
+    line_id = ma.fields.Integer(required=True)
+    sku = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    quantity = ma.fields.Integer(required=True)
+    amount = money_field(required=True, metadata={"description": "What was paid back for it"})
+
+
+class OrderRefundSchema(ma.Schema):
+    credit_note = ma.fields.String(required=True, metadata={
+        "example": "GLW-10042-R1", "description": "The credit note's number: the order's "
+        "number and the refund's place among the order's refunds"})
+    created_at = ma.fields.DateTime(required=True)
+    status = ma.fields.String(required=True, metadata={
+        "description": "refunded | card_refund_failed (the bank sent the card part back: it "
+        "was not paid back, nor its VAT taken back; a gift-voucher part was)"})
+    amount = money_field(required=True)
+    card_amount = money_field(required=True, metadata={"description": "Back to the card"})
+    voucher_amount = money_field(required=True,
+                                 metadata={"description": "Back onto the gift vouchers"})
+    vat = money_field(required=True, metadata={"description": "The VAT it takes back"})
+    lines = ma.fields.List(ma.fields.Nested(OrderRefundLineSchema), required=True, metadata={
+        "description": "What it refunded; empty for a refund of an amount"})
+
+
 ADDRESS_FIELDS = tuple(OrderAddressSchema._declared_fields)
 
 
@@ -70,7 +96,20 @@ def _address(address: dict | None) -> dict | None:
     return {name: address[name] for name in ADDRESS_FIELDS if name in address}
 
 
-def order_document(order: Order, vouchers: list[dict]) -> dict:
+def _refund(note: credit_notes.CreditNote) -> dict:
+    return {
+        "credit_note": note.credit_note, "created_at": iso_datetime(note.created_at),
+        "status": note.status, "amount": note.amount.as_dict(),
+        "card_amount": note.card_amount.as_dict(),
+        "voucher_amount": note.voucher_amount.as_dict(), "vat": note.vat.as_dict(),
+        "lines": [{"line_id": line.line_id, "sku": line.sku, "name": line.name,
+                   "quantity": line.quantity, "amount": line.amount.as_dict()}
+                  for line in note.lines],
+    }
+
+
+def order_document(order: Order, vouchers: list[dict],
+                   refunds: list[credit_notes.CreditNote]) -> dict:
     """An order as OrderSchema documents it: marshmallow's walk over its fields (eleven
     nested Money schemas, three lists) was 9% of a checkout's instructions."""
     currency = order.currency
@@ -107,6 +146,7 @@ def order_document(order: Order, vouchers: list[dict]) -> dict:
         "created_at": iso_datetime(order.created_at),
         "paid_at": iso_datetime(order.paid_at),
         "cancel_reason": order.cancel_reason,
+        "refunds": [_refund(note) for note in refunds],
         "events": [{"type": event.type, "created_at": iso_datetime(event.created_at)}
                    for event in order.events],
         "vouchers": vouchers,
@@ -134,6 +174,9 @@ class OrderSchema(HandDumpedSchema):
     created_at = ma.fields.DateTime(required=True)
     paid_at = ma.fields.DateTime(allow_none=True)
     cancel_reason = ma.fields.String(allow_none=True)
+    refunds = ma.fields.List(ma.fields.Nested(OrderRefundSchema), required=True, metadata={
+        "description": "The clinic's refunds, oldest first, each a credit note against the "
+        "VAT receipt"})
     events = ma.fields.List(ma.fields.Nested(OrderEventSchema), required=True)
     vouchers = ma.fields.Method(
         "_vouchers",
@@ -145,8 +188,14 @@ class OrderSchema(HandDumpedSchema):
     def _vouchers(self, order) -> list[dict]:
         return voucher_purchases.order_view(session=object_session(order), order=order)
 
+    def get_attribute(self, obj, attr, default):
+        if attr == "refunds":  # (marshmallow's own dump: the parity test and `only`/`exclude`)
+            return credit_notes.for_order(session=object_session(obj), order=obj)
+        return super().get_attribute(obj, attr, default)
+
     def document(self, order: Order) -> dict:
-        return order_document(order, self._vouchers(order))
+        return order_document(order, self._vouchers(order),
+                              credit_notes.for_order(session=object_session(order), order=order))
 
 
 class OrderQuerySchema(ma.Schema):

@@ -38,6 +38,7 @@ def test_refund_a_line_and_put_it_back_on_the_shelf(client, admin, db_session, u
     body = response.json
     assert body["amount"] == money(1100) and body["card_amount"] == money(1100)
     assert body["voucher_amount"] == money(0) and body["staff"]["id"] == admin.user.id
+    assert body["vat"] == money(183)  # the VAT in 11.00, at 20%
     assert body["lines"] == [{"line_id": order["line_id"], "sku": order["variant"].sku,
                               "quantity": 1, "amount": money(1100)}]
     [at_stripe] = stripe_refunds(use_localstripe, order["intent"])
@@ -54,6 +55,7 @@ def test_refund_a_line_and_put_it_back_on_the_shelf(client, admin, db_session, u
     detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=admin.headers).json
     assert detail["lines"][0]["refunded_quantity"] == 1
     assert detail["refunded"] == money(1100) and detail["refundable"] == money(1100)
+    assert detail["refunds"][0]["credit_note"] == body["credit_note"] == f"{detail['number']}-R1"
     assert detail["payments"][0]["refunds"][0]["amount"] == 1100
     assert "staff_refund" in [event["type"] for event in detail["events"]]
     entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "order.refund")).one()
@@ -180,6 +182,8 @@ def test_gift_vouchers_are_credited_back_first_then_the_card(
     assert [r["amount"] for r in stripe_refunds(use_localstripe, intent)] == [500]
     rest = refund(client, admin, order_id, amount=money(700))
     assert rest.status_code == 201 and rest.json["card_amount"] == money(700)
+    # refunded in full: the two credit notes take back all 3.67 of the order's VAT
+    assert (first.json["vat"], rest.json["vat"]) == (money(250), money(117))
     assert refund(client, admin, order_id, amount=money(1)).status_code == 409
     detail = client.get(f"/api/v1/admin/orders/{order_id}", headers=admin.headers).json
     assert "refund_credit" in [entry["kind"] for entry in detail["vouchers"]]

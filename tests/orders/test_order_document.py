@@ -6,8 +6,10 @@ from __future__ import annotations
 import marshmallow as ma
 import pytest
 
+from shop.admin.models import OrderRefund, OrderRefundLine
 from shop.orders import services as orders
 from shop.orders.schemas import OrderPageSchema, OrderSchema
+from shop.payments.models import Payment, Refund
 from tests.carts.factories import make_variant, place_order
 
 
@@ -61,6 +63,33 @@ def with_a_partial_address(session):
     return order
 
 
+def refunded(session):
+    """A paid order refunded by staff twice: a unit, whose card refund the bank sent back,
+    then an amount. The rows as the refund code writes them (the receipt tests make them
+    through the API, on localstripe)."""
+    order = paid(session)
+    payment = Payment(order_id=order.id, status="succeeded", amount=order.amount_due,
+                      currency="GBP", payment_intent_id=f"pi_document_{order.id}")
+    session.add(payment)
+    session.flush()
+    line = order.lines[0]
+    for number, (amount, status, lines) in enumerate(
+            [(line.unit_price_amount, "failed", [line]), (500, "succeeded", [])], 1):
+        card = Refund(order_id=order.id, payment_id=payment.id, amount=amount, status=status,
+                      stripe_refund_id=f"re_document_{order.id}_{number}",
+                      idempotency_key=f"order-{order.id}-staff-refund-{number}")
+        session.add(card)
+        session.flush()
+        session.add(OrderRefund(
+            order_id=order.id, amount=amount, card_amount=amount, voucher_amount=0,
+            currency="GBP", reason="returned", payment_refund_id=card.id,
+            lines=[OrderRefundLine(order_line_id=each.id, quantity=1, amount=amount)
+                   for each in lines]))
+        orders.add_event(order, "staff_refund")
+    session.flush()
+    return order
+
+
 ORDERS = {
     "pending, delivered": pending,
     "pending, click and collect": lambda s: pending(s, shipping_method="click-and-collect"),
@@ -68,6 +97,7 @@ ORDERS = {
     "cancelled": cancelled,
     "vouchers bought": with_vouchers_bought,
     "partial address": with_a_partial_address,
+    "refunded": refunded,
 }
 
 
@@ -87,13 +117,23 @@ def test_the_orders_cover_what_the_dump_must_handle(db_session):
     address = OrderSchema().dump(with_a_partial_address(db_session))["shipping"]["address"]
     assert "extra" not in address and "line2" not in address
     assert OrderSchema().dump(cancelled(db_session))["cancel_reason"] == "customer_cancelled"
+    order = refunded(db_session)
+    failed, amount = OrderSchema().dump(order)["refunds"]
+    line = order.lines[0]
+    assert (failed["credit_note"], failed["status"], failed["vat"]["amount"]) == \
+        (f"{order.number}-R1", "card_refund_failed", 0)
+    assert failed["lines"] == [{"line_id": line.id, "sku": line.sku, "name": line.name,
+                                "quantity": 1, "amount": failed["amount"]}]
+    assert (amount["credit_note"], amount["status"], amount["lines"]) == \
+        (f"{order.number}-R2", "refunded", [])
+    assert amount["vat"]["amount"] > 0 and OrderSchema().dump(paid(db_session))["refunds"] == []
 
 
 def test_lists_and_pages_dump_the_same(db_session):
     many = [make(db_session) for make in ORDERS.values()]
     assert OrderSchema(many=True).dump(many) == generic_dump(many, many=True)
     assert OrderSchema().dump(many, many=True) == generic_dump(many, many=True)
-    page = OrderPageSchema().dump({"items": many, "page": 1, "per_page": 24, "total": 6})
+    page = OrderPageSchema().dump({"items": many, "page": 1, "per_page": 24, "total": 7})
     assert page["items"] == generic_dump(many, many=True)
 
 

@@ -82,9 +82,13 @@ class RefundLineSchema(ma.Schema):
 
 class StaffRefundSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
+    credit_note = ma.fields.String(required=True, metadata={
+        "example": "GLW-10042-R1", "description": "Its number on the customer's receipt"})
     amount = money_field(required=True)
     card_amount = money_field(required=True)
     voucher_amount = money_field(required=True)
+    vat = money_field(required=True, metadata={
+        "description": "The VAT it takes back (none for a card part the bank sent back)"})
     restock = ma.fields.Boolean(required=True)
     reason = ma.fields.String(required=True)
     staff = ma.fields.Nested(StaffRefSchema, allow_none=True)

@@ -22,6 +22,7 @@ from shop.audit import record as audit_record
 from shop.db import utcnow
 from shop.errors import Conflict, NotFound
 from shop.money import Money
+from shop.orders import credit_notes
 from shop.orders import emails as customer_emails
 from shop.orders import services as orders
 from shop.orders.models import Order
@@ -142,16 +143,19 @@ def _voucher_use(session: Session, order: Order) -> list[dict[str, Any]]:
     } for entry, last4 in rows]
 
 
-def refund_item(*, session: Session, refund: OrderRefund) -> dict[str, Any]:
-    """A staff refund as StaffRefundSchema shows it."""
+def refund_item(*, session: Session, refund: OrderRefund,
+                notes: dict[int | None, credit_notes.CreditNote] | None = None) -> dict[str, Any]:
+    """A staff refund as StaffRefundSchema shows it; `notes`: the order's credit notes by
+    staff refund id (worked out here if not given)."""
     order = session.get(Order, refund.order_id)
     skus = {line.id: line.sku for line in order.lines}
     staff = session.get(User, refund.staff_user_id) if refund.staff_user_id else None
+    note = (notes if notes is not None else _credit_notes(session, order))[refund.id]
     return {
-        "id": refund.id, "amount": order.money(refund.amount),
+        "id": refund.id, "credit_note": note.credit_note, "amount": order.money(refund.amount),
         "card_amount": order.money(refund.card_amount),
-        "voucher_amount": order.money(refund.voucher_amount), "restock": refund.restock,
-        "reason": refund.reason, "staff": staff_ref(staff),
+        "voucher_amount": order.money(refund.voucher_amount), "vat": note.vat,
+        "restock": refund.restock, "reason": refund.reason, "staff": staff_ref(staff),
         "lines": [{"line_id": line.order_line_id, "sku": skus.get(line.order_line_id),
                    "quantity": line.quantity, "amount": order.money(line.amount)}
                   for line in refund.lines],
@@ -159,12 +163,18 @@ def refund_item(*, session: Session, refund: OrderRefund) -> dict[str, Any]:
     }
 
 
+def _credit_notes(session: Session, order: Order) -> dict[int | None, credit_notes.CreditNote]:
+    return {note.staff_refund_id: note
+            for note in credit_notes.for_order(session=session, order=order)}
+
+
 def _refund_items(session: Session, order: Order) -> list[dict[str, Any]]:
     refunds = session.scalars(
         select(OrderRefund).where(OrderRefund.order_id == order.id)
         .options(selectinload(OrderRefund.lines)).order_by(OrderRefund.id)
-    )
-    return [refund_item(session=session, refund=refund) for refund in refunds]
+    ).all()
+    notes = _credit_notes(session, order) if refunds else {}
+    return [refund_item(session=session, refund=refund, notes=notes) for refund in refunds]
 
 
 def order_detail(*, session: Session, order_id: int) -> dict[str, Any]:
