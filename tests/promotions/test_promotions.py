@@ -336,6 +336,32 @@ def test_a_refunded_line_gives_back_what_was_paid_for_it_after_the_discount(
     assert refunded.json["amount"] == gbp(2700)  # 30.00 less its 10%
 
 
+def test_refunding_every_line_gives_back_exactly_what_was_paid_for_the_products(
+    client, db_session, admin, use_localstripe
+):
+    """15% off 10.00 + 10.01 is 3.00 (rounded down): 17.01 paid. Each line's part of the
+    discount is the one checkout gave it, so the lines' refunds add up to 17.01, not 17.02."""
+    assert create(client, admin, percent_off=15).status_code == 201
+    cheaper, dearer = make_variant(db_session, price=1000), make_variant(db_session, price=1001)
+    cart_id = client.post("/api/v1/carts").json["id"]
+    for variant in (cheaper, dearer):
+        client.post(f"/api/v1/carts/{cart_id}/items", json={"sku": variant.sku, "quantity": 1})
+    apply(client, cart_id)
+    body = http_checkout(client, cart_id)
+    assert body["order"]["totals"]["total"] == gbp(1701)
+    use_localstripe.pay(body["payment"]["client_secret"])
+    client.post(f"/api/v1/orders/{body['order']['id']}/sync"
+                f"?access_token={body['access_token']}")
+    amounts = []
+    for line in body["order"]["lines"]:
+        refunded = client.post(
+            f"/api/v1/admin/orders/{body['order']['id']}/refunds", headers=admin,
+            json={"lines": [{"line_id": line["id"], "quantity": 1}], "reason": "returned"})
+        assert refunded.status_code == 201, refunded.json
+        amounts.append(refunded.json["amount"]["amount"])
+    assert sum(amounts) == 1701
+
+
 def test_an_order_paid_after_it_was_cancelled_takes_its_use_back_if_one_is_left(
     client, db_session, admin
 ):

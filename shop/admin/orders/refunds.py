@@ -22,6 +22,7 @@ from shop.accounts.models import User
 from shop.admin.models import OrderRefund, OrderRefundLine
 from shop.admin.orders.services import refunded_quantities, settlement
 from shop.audit import record as audit_record
+from shop.carts.pricing import shares
 from shop.errors import Conflict, ValidationFailed
 from shop.inventory import services as inventory
 from shop.money import Money
@@ -39,14 +40,20 @@ class LineRefund:
     amount: int
 
 
+def _line_discount(line: OrderLine, order: Order) -> int:
+    """The line's part of the order's discount, split over its products as checkout split
+    it (gift vouchers bought are never discounted), so the parts add up to the discount."""
+    if not order.discount_amount or line.kind != "product":
+        return 0
+    products = [each for each in order.lines if each.kind == "product"]
+    split = shares([each.line_total_amount for each in products], order.discount_amount)
+    return dict(zip([each.id for each in products], split, strict=True))[line.id]
+
+
 def _share(line: OrderLine, order: Order, units: int) -> int:
-    """What `units` of a line cost after the order's discount, which was shared over its
-    products in proportion (gift vouchers bought are never discounted)."""
-    gross = line.line_total_amount * units // line.quantity
-    products = sum(each.line_total_amount for each in order.lines if each.kind == "product")
-    if order.discount_amount and line.kind == "product" and products:
-        return gross - gross * order.discount_amount // products
-    return gross
+    """What `units` of a line cost after its part of the discount; all of them, exactly
+    what was paid for the line."""
+    return (line.line_total_amount - _line_discount(line, order)) * units // line.quantity
 
 
 def line_refunds(session: Session, order: Order, requested: list[dict]) -> list[LineRefund]:
