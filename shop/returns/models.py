@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Select, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from shop.admin.models import OrderRefund
 from shop.db import Base, utcnow
@@ -69,3 +69,10 @@ class OrderReturnLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
 
     order_line: Mapped[OrderLine] = relationship()
+
+
+def returns_with_details() -> Select:
+    """Returns with their order, lines and refund loaded (one query each), as views show them."""
+    return select(OrderReturn).options(
+        selectinload(OrderReturn.order), selectinload(OrderReturn.refund),
+        selectinload(OrderReturn.lines).selectinload(OrderReturnLine.order_line))

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.admin.orders import refunds
@@ -27,7 +27,12 @@ from shop.notifications import services as notifications
 from shop.orders import services as orders
 from shop.orders.emails import format_money, letter
 from shop.orders.models import Order
-from shop.returns.models import OPEN_STATUSES, OrderReturn, OrderReturnLine
+from shop.returns.models import (
+    OPEN_STATUSES,
+    OrderReturn,
+    OrderReturnLine,
+    returns_with_details,
+)
 
 RETURNABLE_ORDER_STATUSES = ("fulfilled", "completed")
 # A dispatched order nobody marked delivered: its window counts from dispatch plus this.
@@ -80,7 +85,7 @@ def overview(*, session: Session, order: Order) -> dict[str, Any]:
         "return_by": deadline,
         "returnable": [{"line_id": line.id, "sku": line.sku, "name": line.name,
                         "quantity": left[line.id]} for line in order.lines if line.id in left],
-        "items": list(session.scalars(_returns().where(OrderReturn.order_id == order.id)
+        "items": list(session.scalars(returns_with_details().where(OrderReturn.order_id == order.id)
                                       .order_by(OrderReturn.id))),
     }
 
@@ -152,7 +157,7 @@ def withdraw(*, session: Session, order_id: int, return_id: int) -> OrderReturn:
 
 
 def list_query(*, status: str | None = None, order_id: int | None = None) -> Select:
-    stmt = _returns()
+    stmt = returns_with_details()
     if status:
         stmt = stmt.where(OrderReturn.status == status)
     if order_id:
@@ -161,7 +166,7 @@ def list_query(*, status: str | None = None, order_id: int | None = None) -> Sel
 
 
 def get(*, session: Session, return_id: int) -> OrderReturn:
-    returned = session.scalar(_returns().where(OrderReturn.id == return_id))
+    returned = session.scalar(returns_with_details().where(OrderReturn.id == return_id))
     if returned is None:
         raise NotFound("No such return.", code="return_not_found")
     return returned
@@ -217,7 +222,7 @@ def refund(*, session: Session, actor: User, return_id: int, restock: bool) -> O
 
 
 def export_returns(*, session: Session, user: User) -> list[dict]:
-    rows = session.scalars(_returns().join(Order, Order.id == OrderReturn.order_id)
+    rows = session.scalars(returns_with_details().join(Order, Order.id == OrderReturn.order_id)
                            .where(Order.user_id == user.id).order_by(OrderReturn.id))
     return [{"order": row.order.number, "status": row.status, "reason": row.reason,
              "note": row.note, "items": _items(row), "created_at": row.created_at.isoformat()}
@@ -233,12 +238,6 @@ def forget_account(*, session: Session, user: User) -> None:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _returns() -> Select:
-    return select(OrderReturn).options(
-        selectinload(OrderReturn.order), selectinload(OrderReturn.refund),
-        selectinload(OrderReturn.lines).selectinload(OrderReturnLine.order_line))
 
 
 def _locked(session: Session, return_id: int, *,

@@ -72,9 +72,11 @@ def test_a_customer_returns_a_line_and_the_clinic_refunds_it(
     actions = set(db_session.scalars(select(AuditEntry.action)
                                      .where(AuditEntry.entity == "return")))
     assert actions == {"return.receive", "return.refund"}
-    events = [event["type"] for event in client.get(
-        f"/api/v1/admin/orders/{order['id']}", headers=staff.headers).json["events"]]
+    detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=staff.headers).json
+    events = [event["type"] for event in detail["events"]]
     assert {"return_requested", "return_received", "return_refunded"} <= set(events)
+    assert [(item["id"], item["status"]) for item in detail["returns"]] == [
+        (body["id"], "refunded")]
     assert overview(client, order)["returnable"][0]["quantity"] == 1
 
 

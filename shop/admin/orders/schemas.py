@@ -18,6 +18,7 @@ from shop.orders.schemas import (
     OrderTotalsSchema,
     OrderVatSchema,
 )
+from shop.returns.schemas import ReturnSchema
 from shop.schemas import money_field, page_schema
 
 
@@ -139,6 +140,8 @@ class OrderDetailSchema(ma.Schema):
     vouchers = ma.fields.List(ma.fields.Nested(VoucherUseSchema), metadata={
         "description": "Gift vouchers paying for the order: held, debited, credited back"})
     stock_movements = ma.fields.List(ma.fields.Nested(MovementSchema))
+    returns = ma.fields.List(ma.fields.Nested(ReturnSchema), metadata={
+        "description": "Returns the customer asked for (GET /admin/returns/{id} for one)"})
     events = ma.fields.List(ma.fields.Nested(TimelineEventSchema))
 
     def dump_lines(self, detail: dict) -> list[dict]:

@@ -28,6 +28,7 @@ from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.payments import services as payments
 from shop.payments.models import Payment
+from shop.returns.models import OrderReturn, returns_with_details
 from shop.vouchers.models import Voucher, VoucherTransaction
 
 PAID_STATUSES = ("paid", "fulfilled", "completed")
@@ -197,6 +198,8 @@ def order_detail(*, session: Session, order_id: int) -> dict[str, Any]:
         "vouchers": _voucher_use(session, order),
         "stock_movements": [movement_item(row) for row in session.execute(
             movements_query(order_id=order.id))],
+        "returns": list(session.scalars(returns_with_details().where(
+            OrderReturn.order_id == order.id).order_by(OrderReturn.id))),
         "events": order.events,
     }
 
