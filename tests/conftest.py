@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 
 import pytest
 from flask.testing import FlaskClient
@@ -73,6 +74,21 @@ class RequestIsolatedClient(FlaskClient):
     def open(self, *args, **kwargs):
         with self.application.app_context():
             return super().open(*args, **kwargs)
+
+
+@contextmanager
+def migrated_to(app_config: dict, tmp_path, worker_id: str, revision: str):
+    """An app on a database of its own, migrated up to `revision`: for tests of what a later
+    migration does to the rows already there."""
+    url = create_test_database(TEST_DB, tmp_path, f"{worker_id}_{revision.replace('-', '_')}")
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
+    try:
+        with app.app_context():
+            upgrade(directory=app.config["MIGRATIONS_DIR"], revision=revision)
+            yield app
+            db.engine.dispose()
+    finally:
+        drop_test_database(url)
 
 
 @pytest.fixture(scope="session")

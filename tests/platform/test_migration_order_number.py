@@ -6,10 +6,8 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from shop import create_app
 from shop.extensions import db
-from tests.conftest import TEST_DB
-from tests.fixtures.database import create_test_database, drop_test_database
+from tests.conftest import migrated_to
 
 ORDER = """INSERT INTO orders (id, number, status, email, currency, subtotal_amount,
     shipping_amount, discount_amount, vat_amount, vat_breakdown, total_amount, amount_due,
@@ -21,13 +19,8 @@ VALUES (:id, :number, 'paid', 'a@example.com', 'GBP', 1000, 0, 0, 167, '[]', 100
 @pytest.fixture
 def at_0014(app_config, tmp_path, worker_id):
     """An app on a database of its own, migrated to the revision before 0015."""
-    url = create_test_database(TEST_DB, tmp_path, f"{worker_id}_0015")
-    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade(directory=app.config["MIGRATIONS_DIR"], revision="0014")
+    with migrated_to(app_config, tmp_path, worker_id, "0014") as app:
         yield app
-        db.engine.dispose()
-    drop_test_database(url)
 
 
 def numbers(app) -> list[tuple[int, str]]:

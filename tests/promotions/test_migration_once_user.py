@@ -8,10 +8,8 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from shop import create_app
 from shop.extensions import db
-from tests.conftest import TEST_DB
-from tests.fixtures.database import create_test_database, drop_test_database
+from tests.conftest import migrated_to
 
 NOW = "CURRENT_TIMESTAMP"
 USER = f"""INSERT INTO users (id, email, password_hash, name, role, marketing_consent,
@@ -31,13 +29,8 @@ REDEMPTION = f"""INSERT INTO promotion_redemptions (promotion_id, order_id, amou
 
 @pytest.fixture
 def before_0028(app_config, tmp_path, worker_id):
-    url = create_test_database(TEST_DB, tmp_path, f"{worker_id}_0028")
-    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade(directory=app.config["MIGRATIONS_DIR"], revision="0028-1")
+    with migrated_to(app_config, tmp_path, worker_id, "0028-1") as app:
         yield app
-        db.engine.dispose()
-    drop_test_database(url)
 
 
 def test_each_accounts_first_use_of_a_once_per_customer_code_holds_its_key(before_0028):
