@@ -143,6 +143,14 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CART_MAX_LINES": _int(env, "CART_MAX_LINES", 50),
         "FREE_SHIPPING_THRESHOLD": _int(env, "FREE_SHIPPING_THRESHOLD", 4000),
         "CART_RETENTION_DAYS": _int(env, "CART_RETENTION_DAYS", 30),
+        # one email about a signed-in customer's cart left this long (0: never)
+        "CART_REMINDER_AFTER_HOURS": _int_at_least(env, "CART_REMINDER_AFTER_HOURS", 24,
+                                                   minimum=0),
+        "CART_REMINDER_MIN_GAP_HOURS": _int_at_least(env, "CART_REMINDER_MIN_GAP_HOURS", 72,
+                                                     minimum=0),
+        "CART_REMINDER_EVERY_SECONDS": _int(env, "CART_REMINDER_EVERY_SECONDS", 300),
+        # the storefront's cart page, {cart_id} standing for the cart's id
+        "CART_URL": env.get("CART_URL", ""),
         "VAT_RATE_PERCENT": _int(env, "VAT_RATE_PERCENT", 20),
         # on VAT receipts (GET /orders/{id}/receipt)
         "SELLER_NAME": env.get("SELLER_NAME", "GLOW Clinic"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.catalogue.models import Variant
@@ -12,6 +12,7 @@ from shop.db import Base, utcnow
 from shop.promotions.models import Promotion
 
 CART_STATUSES = ("open", "checked_out", "merged")
+OPEN_CUSTOMER_CART = "status = 'open' AND user_id IS NOT NULL"
 
 
 class Cart(Base):
@@ -22,6 +23,10 @@ class Cart(Base):
         CheckConstraint("status IN ('open', 'checked_out', 'merged')", name="status"),
         Index("ix_carts_user_id_status", "user_id", "status"),
         Index("ix_carts_updated_at", "updated_at"),
+        # the reminder job's (shop.carts.reminders): customers' open carts by when they
+        # changed, without the guest carts that are most of ix_carts_updated_at
+        Index("ix_carts_customer_open_updated_at", "updated_at",
+              sqlite_where=text(OPEN_CUSTOMER_CART), postgresql_where=text(OPEN_CUSTOMER_CART)),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -32,6 +37,9 @@ class Cart(Base):
         ForeignKey("promotions.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when the customer was last emailed about this cart left waiting (shop.carts.reminders);
+    # a change after it (updated_at later) lets it be reminded again
+    reminded_at: Mapped[datetime | None]
 
     promotion: Mapped[Promotion | None] = relationship()
     items: Mapped[list[CartItem]] = relationship(

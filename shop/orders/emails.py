@@ -3,6 +3,7 @@ include), refunds and cancellations, each as (subject, text, HTML)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from shop.checkout import shipping
@@ -87,13 +88,16 @@ def confirmation(order: Order) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def letter(title: str, paragraphs: list[str], items: list[str]) -> tuple[str, str]:
-    """(text, HTML) of a short email: its paragraphs, then the items it is about."""
-    text = "\n".join([*paragraphs, "", *items, "", SIGNATURE] if items
-                     else [*paragraphs, "", SIGNATURE])
+def letter(title: str, paragraphs: list[str], items: list[str],
+           closing: Sequence[str] = ()) -> tuple[str, str]:
+    """(text, HTML) of a short email: its paragraphs, then the items it is about, then any
+    closing paragraphs."""
+    text = "\n".join([*paragraphs, *(["", *items] if items else []),
+                      *(["", *closing] if closing else []), "", SIGNATURE])
     body = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs)
     listed = f"<ul>{''.join(f'<li>{escape(item)}</li>' for item in items)}</ul>" if items else ""
-    html = (f"<html><body><h1>{escape(title)}</h1>{body}{listed}"
+    after = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in closing)
+    html = (f"<html><body><h1>{escape(title)}</h1>{body}{listed}{after}"
             f"<p>{SIGNATURE}</p></body></html>")
     return text, html
 
