@@ -1,14 +1,14 @@
 """promotion_redemptions.once_user_id: a once-per-customer code goes once to each account too
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0027
 """
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0028'
-down_revision = '0025'
+down_revision = '0027'
 branch_labels = None
 depends_on = None
 
