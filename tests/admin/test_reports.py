@@ -55,9 +55,19 @@ def test_refunds_count_on_the_day_they_are_made(client, admin, db_session, use_l
     before = report(client, admin)
     assert refund(client, admin, order["id"], amount={"amount": 800, "currency": "GBP"}
                   ).status_code == 201
+    assert refund(client, admin, order["id"], lines=[{"line_id": order["line_id"],
+                                                      "quantity": 1}]).status_code == 201
     after = report(client, admin)
-    assert after["refunds"]["amount"] - before["refunds"]["amount"] == 800
+    assert after["refunds"]["amount"] - before["refunds"]["amount"] == 800 + 1100
     assert after["revenue"] == before["revenue"]
+    notes = client.get(f"/api/v1/admin/orders/{order['id']}", headers=admin.headers).json[
+        "refunds"]
+    taken_back = [note["vat"]["amount"] for note in notes]
+    assert taken_back == [133, 183]  # 367 x 800/2200 rounded; the VAT in 11.00 at 20%
+    assert after["refunds_vat"]["amount"] - before["refunds_vat"]["amount"] == 133 + 183
+    assert after["net_vat"]["amount"] == after["vat"]["amount"] - after["refunds_vat"]["amount"]
+    [today] = after["days"]
+    assert today["refunds_vat"] == after["refunds_vat"]
 
 
 def test_sales_report_as_csv(client, admin, db_session):
@@ -74,6 +84,7 @@ def test_sales_report_as_csv(client, admin, db_session):
     assert int(total["orders"]) == body["orders"]
     assert int(total["revenue"]) == body["revenue"]["amount"]
     assert int(total["refunds"]) == body["refunds"]["amount"]
+    assert int(total["refunds_vat"]) == body["refunds_vat"]["amount"]
 
 
 def test_a_period_without_sales(client, admin):

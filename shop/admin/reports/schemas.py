@@ -25,6 +25,7 @@ class SalesDaySchema(ma.Schema):
     revenue = money_field(required=True)
     vat = money_field(required=True)
     refunds = money_field(required=True)
+    refunds_vat = money_field(required=True)
 
 
 class SalesReportSchema(ma.Schema):
@@ -35,8 +36,12 @@ class SalesReportSchema(ma.Schema):
     orders = ma.fields.Integer(required=True, metadata={"description": "Orders paid"})
     revenue = money_field(required=True, metadata={"description": "Paid order totals, VAT in"})
     vat = money_field(required=True)
-    refunds = money_field(required=True)
+    refunds = money_field(required=True, metadata={
+        "description": "What refunds made in the period paid back (by credit note)"})
     net_revenue = money_field(required=True)
+    refunds_vat = money_field(required=True, metadata={
+        "description": "The VAT those refunds take back (each credit note's)"})
+    net_vat = money_field(required=True, metadata={"description": "vat less refunds_vat"})
     average_order = money_field(required=True)
     top_products = ma.fields.List(ma.fields.Nested(TopProductSchema), required=True)
     days = ma.fields.List(ma.fields.Nested(SalesDaySchema), required=True)

@@ -1,9 +1,10 @@
 """The sales report: orders paid in a period, revenue, VAT, refunds and top products.
 
 Days are UTC days. An order counts on the day it was paid (whatever happened to it since);
-a refund counts on the day it was made: card refunds as the payments domain records them
-(including automatic ones and those made in Stripe's dashboard), voucher credits as staff
-refunds recorded them.
+a refund counts on the day it was made, as the order's credit notes show it
+(shop.orders.credit_notes): staff refunds, card refunds made outside the shop (automatic ones,
+those made in Stripe's dashboard), what each paid back (not a card refund the bank sent
+back) and the VAT each takes back, so the period's net VAT is what its VAT return needs.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session, selectinload
 
 from shop.admin.models import OrderRefund
 from shop.db import as_utc, utcnow
 from shop.money import Money
+from shop.orders import credit_notes
 from shop.orders.models import Order, OrderLine
 from shop.payments.models import Refund
 
 DEFAULT_DAYS = 30
-NOT_COUNTING = ("failed", "canceled")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Day:
     revenue: int = 0
     vat: int = 0
     refunds: int = 0
+    refunds_vat: int = 0
 
 
 @dataclass
@@ -59,6 +61,8 @@ class SalesReport:
         return {
             "orders": orders, "revenue": self.money(revenue), "vat": self.money(self.total("vat")),
             "refunds": self.money(refunds), "net_revenue": self.money(revenue - refunds),
+            "refunds_vat": self.money(self.total("refunds_vat")),
+            "net_vat": self.money(self.total("vat") - self.total("refunds_vat")),
             "average_order": self.money(revenue // orders if orders else 0),
         }
 
@@ -94,31 +98,40 @@ def sales_report(
     ):
         day = report.day(paid_at)
         day.orders, day.revenue, day.vat = day.orders + 1, day.revenue + total, day.vat + vat
-    for created_at, amount in session.execute(
-        select(Refund.created_at, Refund.amount)
-        .where(Refund.created_at >= date_from, Refund.created_at < date_to,
-               Refund.status.not_in(NOT_COUNTING))
-    ):
-        report.day(created_at).refunds += amount
-    for created_at, amount in session.execute(
-        select(OrderRefund.created_at, OrderRefund.voucher_amount)
-        .where(OrderRefund.created_at >= date_from, OrderRefund.created_at < date_to,
-               OrderRefund.voucher_amount > 0)
-    ):
-        report.day(created_at).refunds += amount
+    _add_refunds(session, report)
     report.days = dict(sorted(report.days.items()))
     report.top_products = _top_products(session, date_from, date_to, top)
     return report
 
 
+def _add_refunds(session: Session, report: SalesReport) -> None:
+    """The credit notes made in the period, on their days (one order's at a time: the VAT a
+    refund takes back depends on the refunds of its order before it)."""
+    within = (report.date_from, report.date_to)
+    refunded = union(
+        select(Refund.order_id).where(Refund.created_at >= within[0],
+                                      Refund.created_at < within[1]),
+        select(OrderRefund.order_id).where(OrderRefund.created_at >= within[0],
+                                           OrderRefund.created_at < within[1]))
+    for order in session.scalars(select(Order).where(Order.id.in_(refunded))
+                                 .options(selectinload(Order.lines)).order_by(Order.id)):
+        for note in credit_notes.credit_notes(order, credit_notes.refunds_of(session, order.id)):
+            if within[0] <= as_utc(note.created_at) < within[1]:
+                day = report.day(note.created_at)
+                day.refunds += note.paid_back.amount
+                day.refunds_vat += note.vat.amount
+
+
 def report_rows(report: SalesReport) -> list[dict]:
     """The CSV: one row per day, a total row, then the top products (amounts in pence)."""
     rows = [{"section": "day", "date": day.date.isoformat(), "orders": day.orders,
-             "revenue": day.revenue, "vat": day.vat, "refunds": day.refunds}
+             "revenue": day.revenue, "vat": day.vat, "refunds": day.refunds,
+             "refunds_vat": day.refunds_vat}
             for day in report.days.values()]
     rows.append({"section": "total", "orders": report.total("orders"),
                  "revenue": report.total("revenue"), "vat": report.total("vat"),
-                 "refunds": report.total("refunds")})
+                 "refunds": report.total("refunds"),
+                 "refunds_vat": report.total("refunds_vat")})
     rows += [{"section": "top_product", "sku": item["sku"], "name": item["name"],
               "quantity": item["quantity"], "revenue": item["revenue"]}
              for item in report.top_products]
@@ -126,7 +139,7 @@ def report_rows(report: SalesReport) -> list[dict]:
 
 
 CSV_COLUMNS = ("section", "date", "sku", "name", "orders", "quantity", "revenue", "vat",
-               "refunds")
+               "refunds", "refunds_vat")
 
 
 def report_json(report: SalesReport) -> dict:
@@ -136,6 +149,7 @@ def report_json(report: SalesReport) -> dict:
         "top_products": [{**item, "revenue": report.money(item["revenue"])}
                          for item in report.top_products],
         "days": [{"date": day.date, "orders": day.orders, "revenue": report.money(day.revenue),
-                  "vat": report.money(day.vat), "refunds": report.money(day.refunds)}
+                  "vat": report.money(day.vat), "refunds": report.money(day.refunds),
+                  "refunds_vat": report.money(day.refunds_vat)}
                  for day in report.days.values()],
     }
