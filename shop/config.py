@@ -141,6 +141,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "RESERVATION_MINUTES": _int(env, "RESERVATION_MINUTES", 15),
         "CART_LINE_MAX_QUANTITY": _int(env, "CART_LINE_MAX_QUANTITY", 10),
         "CART_MAX_LINES": _int(env, "CART_MAX_LINES", 50),
+        "WISHLIST_MAX_ITEMS": _int(env, "WISHLIST_MAX_ITEMS", 200),  # per customer
         "FREE_SHIPPING_THRESHOLD": _int(env, "FREE_SHIPPING_THRESHOLD", 4000),
         "CART_RETENTION_DAYS": _int(env, "CART_RETENTION_DAYS", 30),
         # one email about a signed-in customer's cart left this long (0: never)

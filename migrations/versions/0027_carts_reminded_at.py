@@ -1,14 +1,14 @@
 """carts.reminded_at: when the customer was emailed about the cart they left (and its index)
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 """
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0027'
-down_revision = '0025'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Wishlists: the products a signed-in customer has saved for later (the app's heart)."""
