@@ -130,7 +130,7 @@ def _build_page_statement(session: Session, filters: ProductFilters, *, walk: bo
         select(func.array_agg(aggregate_order_by(Variant.id, *order)).label("variant_ids"),
                func.array_agg(aggregate_order_by(units, *order)).label("units"))
         .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
-        .where(Variant.product_id == page.c.product_id)
+        .where(Variant.product_id == page.c.product_id, Variant.is_active.is_(True))
         .lateral("availability")
     )
     return (

@@ -300,7 +300,8 @@ VARIANTS = (
     select(Variant.product_id, Variant.id, Variant.sku, Variant.name, Variant.price_amount,
            Variant.currency, Variant.compare_at_amount, Variant.weight_grams, Variant.barcode,
            Variant.voucher_kind, UNITS.label("units"))
-    .where(Variant.product_id.in_(bindparam("product_ids", expanding=True)))
+    .where(Variant.product_id.in_(bindparam("product_ids", expanding=True)),
+           Variant.is_active.is_(True))  # an archived variant is no longer sold
     .order_by(Variant.product_id, Variant.position, Variant.id)
 )
 TAGS = union_all(  # concern slugs ("c") and skin types ("s"), each in the ORM's order

@@ -190,6 +190,11 @@ def test_archive_variant_keeps_it_but_stops_selling(client, admin, db_session):
     response = client.post(f"{url}/archive", headers=admin.headers)
     assert response.status_code == 200 and response.json["is_active"] is False
     assert db_session.scalar(select(Variant).where(Variant.sku == "GLW-BRUSH-SONIC-HEAD"))
+    detail = client.get("/api/v1/products/glow-sonic-cleansing-brush").json
+    assert [variant["sku"] for variant in detail["variants"]] == ["GLW-BRUSH-SONIC"]
+    page = client.get("/api/v1/products?q=sonic").json["items"]
+    brush = next(item for item in page if item["slug"] == "glow-sonic-cleansing-brush")
+    assert [variant["sku"] for variant in brush["variants"]] == ["GLW-BRUSH-SONIC"]
 
 
 def test_rows_with_stock_history_are_archived_not_deleted(client, admin, db_session):
