@@ -13,7 +13,7 @@ from shop.accounts.models import User
 from shop.catalogue import listing
 from shop.catalogue.models import Product, Variant
 from shop.db import insert_once
-from shop.errors import Conflict, NotFound
+from shop.errors import Conflict, NotFound, Unauthorized
 from shop.schemas import iso_datetime
 from shop.wishlist.models import WishlistItem
 
@@ -48,6 +48,9 @@ def save(*, session: Session, user: User, slug: str) -> tuple[dict, bool]:
     # at once cannot both take the last place (NO KEY UPDATE: rows referring to the account
     # can still be written meanwhile).
     session.refresh(user, with_for_update={"key_share": True})
+    if user.deleted_at is not None:  # deleted while this request waited for the lock
+        raise Unauthorized("This account has been deleted.", code="invalid_token",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     this_one = WishlistItem.product_id == product_id
     created = False
     if session.scalar(select(WishlistItem.id).where(WishlistItem.user_id == user.id,

@@ -7,11 +7,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from shop.accounts.models import User
 from shop.catalogue.models import Concern, Variant
+from shop.db import utcnow
+from shop.errors import Unauthorized
 from shop.extensions import db
 from shop.inventory import services as inventory
+from shop.wishlist import services as wishlist
 from shop.wishlist.models import WishlistItem
 from shop.wishlist.services import headline
 from tests.accounts.test_api import assert_problem
@@ -210,6 +214,16 @@ def test_the_wishlist_is_in_the_export_and_goes_with_the_account(client, db_sess
     assert rows(db_session, user) == []
     db_session.refresh(user)
     assert user.deleted_at is not None  # anonymised, not deleted: no cascade did it
+
+
+def test_a_save_that_waited_for_the_accounts_deletion_saves_nothing(db_session, serum):
+    """The save reads the account locked: one that waited for a deletion to commit finds it
+    deleted (here, deleted behind the session's back) and is refused."""
+    user = make_user(db_session)
+    db_session.execute(update(User).where(User.id == user.id).values(deleted_at=utcnow()))
+    with pytest.raises(Unauthorized):
+        wishlist.save(session=db_session, user=user, slug=serum.product.slug)
+    assert rows(db_session, user) == []
 
 
 def test_the_wishlist_is_paginated_most_recently_saved_first(client, db_session,
