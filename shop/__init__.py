@@ -119,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.payments.routes import blp as payments_blp
     from shop.promotions.routes import blp as promotions_blp
     from shop.returns.routes import blp as returns_blp
+    from shop.reviews.routes import blp as reviews_blp
     from shop.vouchers.routes import blp as vouchers_blp
     from shop.wishlist.routes import blp as wishlist_blp
 
@@ -127,7 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (
         catalogue_blp, accounts.auth_blp, accounts.me_blp, accounts_admin.blp, carts_blp,
         checkout_blp, orders_blp, payments_blp, vouchers_blp, back_in_stock_blp,
-        promotions_blp, enquiries_blp, returns_blp, wishlist_blp,
+        promotions_blp, enquiries_blp, returns_blp, reviews_blp, wishlist_blp,
     ):
         api.register_blueprint(blueprint)
     register_admin_blueprints(api)

@@ -72,6 +72,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "ORDER_SYNC_RATE_LIMIT": env.get("ORDER_SYNC_RATE_LIMIT", "30 per minute"),  # per IP
         "ORDER_CANCEL_RATE_LIMIT": env.get("ORDER_CANCEL_RATE_LIMIT", "10 per minute"),  # per IP
         "RETURN_RATE_LIMIT": env.get("RETURN_RATE_LIMIT", "10 per hour"),  # per IP
+        "REVIEW_RATE_LIMIT": env.get("REVIEW_RATE_LIMIT", "10 per hour"),  # per IP
         "PROMOTION_RATE_LIMIT": env.get("PROMOTION_RATE_LIMIT", "20 per minute"),  # per IP
         "ENQUIRY_RATE_LIMIT": env.get("ENQUIRY_RATE_LIMIT", "5 per hour;20 per day"),  # per IP
         "ENQUIRY_EMAIL_RATE_LIMIT": env.get("ENQUIRY_EMAIL_RATE_LIMIT", "5 per day"),

@@ -15,5 +15,6 @@ from shop.orders import models as orders  # noqa: F401
 from shop.payments import models as payments  # noqa: F401
 from shop.promotions import models as promotions  # noqa: F401
 from shop.returns import models as returns  # noqa: F401
+from shop.reviews import models as reviews  # noqa: F401
 from shop.vouchers import models as vouchers  # noqa: F401
 from shop.wishlist import models as wishlist  # noqa: F401

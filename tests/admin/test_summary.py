@@ -7,6 +7,7 @@ from shop.enquiries.models import TreatmentEnquiry
 from shop.notifications import services as notifications
 from shop.notifications.models import OutboxEmail
 from shop.returns.models import OrderReturn, OrderReturnLine
+from shop.reviews.models import ProductReview
 from tests.admin.factories import make_variant, place_order
 from tests.fixtures.auth import bearer_for, make_user
 
@@ -40,6 +41,11 @@ def test_the_summary_counts_what_needs_doing(client, staff, db_session):
                                                       quantity=1)]))
     db_session.add(TreatmentEnquiry(treatment_name="Hydra Facial", name="Ann",
                                     email="ann@example.com"))
+    for status in ("pending", "approved", "rejected"):
+        db_session.add(ProductReview(product_id=plenty.product_id,
+                                     user_id=make_user(db_session).id, rating=5,
+                                     title="Lovely", body="Soft skin.", author_name="Ann B.",
+                                     status=status))
     notifications.enqueue_email(session=db_session, to="x@example.com", subject="s", text="t",
                                 dedupe_key="summary-test-failed")
     db_session.flush()
@@ -52,6 +58,7 @@ def test_the_summary_counts_what_needs_doing(client, staff, db_session):
         "orders": {"pending_payment": 2, "to_fulfil": 1, "to_complete": 0, "needs_attention": 1},
         "returns": {"requested": 1, "received": 0},
         "enquiries": {"new": 1},
+        "reviews": {"pending": 1},
         # `low` had 1 and the flagged order holds it: sold out now, like the empty one
         "stock": {"low": 2, "out": 2, "customers_waiting": 0},
         "emails": {"waiting": 0, "failed": 1},

@@ -14,5 +14,6 @@ blp = Blueprint("admin_summary", __name__, url_prefix="/api/v1/admin",
 @blp.response(200, schemas.SummarySchema)
 def summary():
     """Counts of what needs doing: orders to fulfil or complete or flagged, returns on their
-    way or here, unanswered enquiries, low and sold-out SKUs, emails waiting or failed."""
+    way or here, unanswered enquiries, reviews to moderate, low and sold-out SKUs, emails
+    waiting or failed."""
     return services.summary(session=db.session)

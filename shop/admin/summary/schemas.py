@@ -29,6 +29,11 @@ class EnquiryCountsSchema(ma.Schema):
     new = Count(required=True, metadata={"description": "Treatment enquiries nobody answered"})
 
 
+class ReviewCountsSchema(ma.Schema):
+    pending = Count(required=True, metadata={
+        "description": "Product reviews waiting to be approved or rejected"})
+
+
 class StockCountsSchema(ma.Schema):
     low = Count(required=True, metadata={"description": "SKUs below their low-stock threshold"})
     out = Count(required=True, metadata={"description": "SKUs with nothing available"})
@@ -45,6 +50,7 @@ class SummarySchema(ma.Schema):
     orders = ma.fields.Nested(OrderCountsSchema, required=True)
     returns = ma.fields.Nested(ReturnCountsSchema, required=True)
     enquiries = ma.fields.Nested(EnquiryCountsSchema, required=True)
+    reviews = ma.fields.Nested(ReviewCountsSchema, required=True)
     stock = ma.fields.Nested(StockCountsSchema, required=True)
     emails = ma.fields.Nested(EmailCountsSchema, required=True)
     generated_at = UtcDateTime(required=True)

@@ -15,6 +15,7 @@ from shop.inventory.models import StockLevel
 from shop.notifications.models import OutboxEmail
 from shop.orders.models import Order
 from shop.returns.models import OrderReturn
+from shop.reviews.models import ProductReview
 
 
 def _counts(session: Session, **columns: Any) -> dict[str, Any]:
@@ -39,6 +40,7 @@ def summary(*, session: Session) -> dict[str, Any]:
             received=count().filter(OrderReturn.status == "received"),
         ),
         "enquiries": _counts(session, new=count().filter(TreatmentEnquiry.status == "new")),
+        "reviews": _counts(session, pending=count().filter(ProductReview.status == "pending")),
         "stock": _counts(
             session,
             low=count().filter(stock_available < StockLevel.low_stock_threshold),

@@ -1,0 +1,1 @@
+"""Product reviews from verified buyers, published once staff approve them."""
