@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from shop import status_flow
 from shop.accounts.models import User
 from shop.admin.orders import refunds
 from shop.admin.orders.services import refunded_quantities
@@ -37,7 +38,7 @@ from shop.returns.models import (
 RETURNABLE_ORDER_STATUSES = ("fulfilled", "completed")
 # A dispatched order nobody marked delivered: its window counts from dispatch plus this.
 DELIVERY_ALLOWANCE_DAYS = 5
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+TRANSITIONS: status_flow.Flow = {
     "receive": (frozenset({"requested"}), "received"),
     "reject": (frozenset({"requested", "received"}), "rejected"),
     "refund": (frozenset({"requested", "received"}), "refunded"),
@@ -254,13 +255,10 @@ def _locked(session: Session, return_id: int, *,
 
 
 def _move(returned: OrderReturn, action: str, actor: User | None = None) -> str:
-    allowed, target = TRANSITIONS[action]
-    if returned.status not in allowed:
-        raise Conflict(f"A {returned.status} return cannot be {target}.",
-                       code="invalid_return_transition", return_status=returned.status,
-                       action=action, allowed_from=sorted(allowed))
-    before, returned.status = returned.status, target
-    if target not in OPEN_STATUSES:
+    before = returned.status
+    returned.status = status_flow.next_status(TRANSITIONS, before, action, subject="return",
+                                              code="invalid_return_transition")
+    if returned.status not in OPEN_STATUSES:
         returned.closed_at = utcnow()
     if actor is not None:
         returned.handled_by_id = actor.id

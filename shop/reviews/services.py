@@ -15,6 +15,7 @@ from sqlalchemy import Select, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shop import status_flow
 from shop.accounts.models import User
 from shop.audit import record as audit_record
 from shop.audit.models import AuditEntry
@@ -31,7 +32,7 @@ BOUGHT_STATUSES = ("paid", "fulfilled", "completed")
 STARS = (1, 2, 3, 4, 5)
 AUTHOR_NAME_MAX = 60
 ANONYMOUS_AUTHOR = "Verified buyer"
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+TRANSITIONS: status_flow.Flow = {
     "approve": (frozenset({"pending", "rejected"}), "approved"),
     "reject": (frozenset({"pending", "approved"}), "rejected"),
 }
@@ -231,12 +232,9 @@ def _locked(session: Session, review_id: int) -> ProductReview:
 
 
 def _move(review: ProductReview, action: str, actor: User) -> str:
-    allowed, target = TRANSITIONS[action]
-    if review.status not in allowed:
-        raise Conflict(f"A review that is {review.status} cannot be {target}.",
-                       code="invalid_review_transition", review_status=review.status,
-                       action=action, allowed_from=sorted(allowed))
-    before, review.status = review.status, target
+    before = review.status
+    review.status = status_flow.next_status(TRANSITIONS, before, action, subject="review",
+                                            code="invalid_review_transition")
     review.moderated_by_id, review.moderated_at = actor.id, utcnow()
     return before
 

@@ -9,23 +9,16 @@ Anything else is a 409 `invalid_transition`. Payment itself is the payments doma
 
 from __future__ import annotations
 
-from shop.errors import Conflict
+from shop import status_flow
 
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+TRANSITIONS: status_flow.Flow = {
     "fulfil": (frozenset({"paid"}), "fulfilled"),
     "complete": (frozenset({"fulfilled"}), "completed"),
     "cancel": (frozenset({"pending_payment", "paid"}), "cancelled"),
 }
-PAST_TENSE = {"fulfil": "fulfilled", "complete": "completed", "cancel": "cancelled"}
+PAST_TENSE = {action: target for action, (_allowed, target) in TRANSITIONS.items()}
 
 
 def next_status(status: str, action: str) -> str:
     """The status `action` leads to from `status`, or Conflict invalid_transition."""
-    allowed, target = TRANSITIONS[action]
-    if status not in allowed:
-        raise Conflict(
-            f"A {status.replace('_', ' ')} order cannot be {PAST_TENSE[action]}.",
-            code="invalid_transition", order_status=status, action=action,
-            allowed_from=sorted(allowed),
-        )
-    return target
+    return status_flow.next_status(TRANSITIONS, status, action, subject="order")
