@@ -8,16 +8,22 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.catalogue.models import Concern
 from shop.db import Base, utcnow
 
 ROLES = ("customer", "staff", "admin")
 STAFF_ROLES = ("staff", "admin")
+MAX_SKIN_CONCERNS = 5
 
 
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('customer', 'staff', 'admin')", name="role"),
+        # the catalogue's skin types (catalogue.models.SKIN_TYPES)
+        CheckConstraint(
+            "skin_type IN ('oily', 'combination', 'dry', 'normal', 'sensitive')", name="skin_type"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,10 +44,15 @@ class User(Base):
     password_changed_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # The skin profile GET /me/routine is built from: None until the customer tells us
+    skin_type: Mapped[str | None] = mapped_column(String(20))
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Address.id",
         passive_deletes=True,
+    )
+    skin_concern_rows: Mapped[list[UserSkinConcern]] = relationship(
+        cascade="all, delete-orphan", order_by="UserSkinConcern.position", passive_deletes=True,
     )
 
     @property
@@ -55,6 +66,26 @@ class User(Base):
     @property
     def default_address(self) -> Address | None:
         return next((address for address in self.addresses if address.is_default), None)
+
+    @property
+    def skin_concerns(self) -> list[str]:
+        """The slugs of the profile's concerns, in the customer's order (the first leads)."""
+        return [row.concern.slug for row in self.skin_concern_rows]
+
+
+class UserSkinConcern(Base):
+    """A concern of a customer's skin profile (at most MAX_SKIN_CONCERNS, each once)."""
+
+    __tablename__ = "user_skin_concerns"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # indexed for the cascade when a concern is deleted
+    concern_id: Mapped[int] = mapped_column(
+        ForeignKey("concerns.id", ondelete="CASCADE"), primary_key=True, index=True)
+    position: Mapped[int]
+
+    concern: Mapped[Concern] = relationship(lazy="joined", innerjoin=True)
 
 
 class Address(Base):

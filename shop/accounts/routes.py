@@ -12,10 +12,12 @@ from shop.accounts import (
     password_reset,
     schemas,
     services,
+    skin_profile,
     verification,
 )
 from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
+from shop.catalogue import schemas as catalogue_schemas
 from shop.extensions import db
 from shop.idempotency import idempotent
 
@@ -168,8 +170,10 @@ def get_profile():
 @me_blp.arguments(schemas.ProfileUpdateSchema)
 @me_blp.response(200, schemas.ProfileSchema)
 @me_blp.alt_response(404, description="default_address_id is not one of your addresses")
+@me_blp.alt_response(422, description="Invalid fields: an unknown skin type or concern, a "
+                                      "concern twice, more than 5 concerns")
 def update_profile(changes):
-    """Change name, marketing consent or the default address."""
+    """Change name, marketing consent, the default address or the skin profile."""
     user = services.update_profile(session=db.session, user=current_user(), changes=changes)
     db.session.commit()
     return user
@@ -183,6 +187,15 @@ def delete_account():
     """Delete the account: personal data erased, every session signed out."""
     services.delete_account(session=db.session, user=current_user())
     db.session.commit()
+
+
+@me_blp.route("/routine", methods=["GET"])
+@access("customer")
+@me_blp.response(200, catalogue_schemas.RoutineSchema)
+@me_blp.alt_response(409, description="skin_profile_missing: the profile has no skin type")
+def get_my_routine():
+    """The clinic's routine for your skin profile: its skin type and first concern."""
+    return skin_profile.routine(session=db.session, user=current_user())
 
 
 @me_blp.route("/password", methods=["POST"])

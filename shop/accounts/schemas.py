@@ -6,7 +6,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from shop.accounts.models import STAFF_ROLES
+from shop.accounts.models import MAX_SKIN_CONCERNS, STAFF_ROLES
+from shop.catalogue.models import SKIN_TYPES
 from shop.schemas import not_blank, page_schema
 
 Length = ma.validate.Length
@@ -127,6 +128,12 @@ class ProfileSchema(ma.Schema):
     marketing_consent = ma.fields.Boolean(required=True)
     marketing_consent_at = ma.fields.DateTime(allow_none=True)
     default_address = ma.fields.Nested(AddressSchema, allow_none=True)
+    skin_type = ma.fields.String(
+        required=True, allow_none=True,
+        metadata={"description": "Your skin type (GET /me/routine needs it), or null"})
+    concerns = ma.fields.List(
+        ma.fields.String(), attribute="skin_concerns", required=True,
+        metadata={"description": "Concern slugs of your skin profile, the first leading"})
     created_at = ma.fields.DateTime(required=True)
 
 
@@ -136,6 +143,21 @@ class ProfileUpdateSchema(ma.Schema):
     default_address_id = ma.fields.Integer(
         allow_none=True, metadata={"description": "An address of yours, or null for none"}
     )
+    skin_type = ma.fields.String(
+        allow_none=True, validate=ma.validate.OneOf(SKIN_TYPES),
+        metadata={"description": "One of the catalogue's skin types, or null for none"})
+    concerns = ma.fields.List(
+        ma.fields.String(validate=Length(min=1, max=80)), allow_none=True,
+        validate=Length(max=MAX_SKIN_CONCERNS),
+        metadata={"uniqueItems": True,
+                  "description": "Concern slugs (e.g. enlarged-pores), each once, your main "
+                                 "one first (GET /me/routine favours it); null or [] for none"})
+
+    @ma.validates_schema
+    def check_concerns_once(self, data: dict, **_: object) -> None:
+        concerns = data.get("concerns") or []
+        if len(set(concerns)) < len(concerns):
+            raise ma.ValidationError("Give each concern once.", "concerns")
 
 
 class RegisteredSchema(TokenSchema):

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.accounts import codes, passwords
+from shop.accounts import codes, passwords, skin_profile
 from shop.accounts.auth import access_lifetime, hash_token, issue_token, refresh_lifetime
 from shop.accounts.models import (
     Address,
@@ -26,6 +26,7 @@ from shop.accounts.models import (
     PasswordReset,
     TokenFamily,
     User,
+    UserSkinConcern,
 )
 from shop.db import as_utc, utcnow
 from shop.errors import Conflict, NotFound, Unauthorized
@@ -231,7 +232,9 @@ def change_password(
 
 
 def update_profile(*, session: Session, user: User, changes: dict[str, Any]) -> User:
-    """Change name, marketing consent and the default address."""
+    """Change name, marketing consent, the default address and the skin profile."""
+    if "skin_type" in changes or "concerns" in changes:
+        skin_profile.update(session=session, user=user, changes=changes)
     contact_changed = "name" in changes and changes["name"].strip() != user.name
     if contact_changed:
         user.name = changes["name"].strip()
@@ -277,13 +280,15 @@ def delete_account(*, session: Session, user: User) -> None:
     session.execute(delete(PasswordReset).where(
         or_(PasswordReset.user_id == user.id, PasswordReset.email == user.email)))
     session.execute(delete(EmailChange).where(EmailChange.user_id == user.id))
-    session.expire(user, ["addresses"])
+    session.execute(delete(UserSkinConcern).where(UserSkinConcern.user_id == user.id))
+    session.expire(user, ["addresses", "skin_concern_rows"])
     user.email = f"deleted-{user.id}@invalid.example"
     user.name = ""
     user.password_hash = passwords.unusable_password()
     user.marketing_consent = False
     user.marketing_consent_at = None
     user.stripe_customer_id = None
+    user.skin_type = None
     user.last_login_at = None
     user.deleted_at = utcnow()
     session.flush()
