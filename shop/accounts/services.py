@@ -18,7 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.accounts import codes, passwords, skin_profile
-from shop.accounts.auth import access_lifetime, hash_token, issue_token, refresh_lifetime
+from shop.accounts.auth import (
+    access_lifetime,
+    hash_token,
+    issue_token,
+    lock_signed_in_account,
+    refresh_lifetime,
+)
 from shop.accounts.models import (
     Address,
     AuthToken,
@@ -232,7 +238,10 @@ def change_password(
 
 
 def update_profile(*, session: Session, user: User, changes: dict[str, Any]) -> User:
-    """Change name, marketing consent, the default address and the skin profile."""
+    """Change name, marketing consent, the default address and the skin profile: with the
+    account's row held, so a change that waited for the account's deletion is refused rather
+    than written onto the anonymised row."""
+    lock_signed_in_account(session=session, user=user)
     if "skin_type" in changes or "concerns" in changes:
         skin_profile.update(session=session, user=user, changes=changes)
     contact_changed = "name" in changes and changes["name"].strip() != user.name

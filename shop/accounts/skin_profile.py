@@ -11,18 +11,13 @@ from sqlalchemy.orm import Session
 from shop.accounts.models import User, UserSkinConcern
 from shop.catalogue import services as catalogue
 from shop.catalogue.models import Concern
-from shop.errors import Conflict, Unauthorized, ValidationFailed
+from shop.errors import Conflict, ValidationFailed
 
 
 def update(*, session: Session, user: User, changes: dict[str, Any]) -> None:
-    """Set the skin type and/or the concerns (None or [] clears them)."""
-    # The account's row stays locked until commit: two saves at once take turns instead of
-    # inserting the same concern twice (NO KEY UPDATE: rows referring to it can be written).
-    deleted_at = session.scalar(select(User.deleted_at).where(User.id == user.id)
-                                .with_for_update(key_share=True))
-    if deleted_at is not None:  # deleted while this request waited for the lock
-        raise Unauthorized("This account has been deleted.", code="invalid_token",
-                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    """Set the skin type and/or the concerns (None or [] clears them). The caller holds the
+    account's row (lock_signed_in_account): two saves at once take turns instead of inserting
+    the same concern twice."""
     if "skin_type" in changes:
         user.skin_type = changes["skin_type"]
     if "concerns" in changes:

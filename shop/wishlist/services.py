@@ -9,11 +9,12 @@ from flask import current_app
 from sqlalchemy import Row, Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from shop.accounts.auth import lock_signed_in_account
 from shop.accounts.models import User
 from shop.catalogue import listing
 from shop.catalogue.models import Product, Variant
 from shop.db import insert_once
-from shop.errors import Conflict, NotFound, Unauthorized
+from shop.errors import Conflict, NotFound
 from shop.schemas import iso_datetime
 from shop.wishlist.models import WishlistItem
 
@@ -44,13 +45,8 @@ def save(*, session: Session, user: User, slug: str) -> tuple[dict, bool]:
                                                          Product.status == "active"))
     if product_id is None:
         raise NotFound(f"No product '{slug}'.", code="product_not_found")
-    # The account's row stays locked until commit: one customer's saves take turns, so two
-    # at once cannot both take the last place (NO KEY UPDATE: rows referring to the account
-    # can still be written meanwhile).
-    session.refresh(user, with_for_update={"key_share": True})
-    if user.deleted_at is not None:  # deleted while this request waited for the lock
-        raise Unauthorized("This account has been deleted.", code="invalid_token",
-                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    # One customer's saves take turns, so two at once cannot both take the last place.
+    lock_signed_in_account(session=session, user=user)
     this_one = WishlistItem.product_id == product_id
     created = False
     if session.scalar(select(WishlistItem.id).where(WishlistItem.user_id == user.id,

@@ -145,15 +145,22 @@ def test_deleting_the_account_erases_the_profile(client, db_session, customer,
     assert customer.skin_type is None and customer.deleted_at is not None
 
 
-def test_a_profile_saved_after_the_accounts_deletion_saves_nothing(db_session):
+@pytest.mark.parametrize("changes", [
+    {"skin_type": "dry", "concerns": ["dehydration"]},
+    {"name": "Written After Deletion", "marketing_consent": True},
+])
+def test_a_profile_saved_after_the_accounts_deletion_saves_nothing(db_session, changes):
     """The save reads the account locked: one that waited for a deletion to commit finds it
     deleted (here, deleted behind the session's back) and is refused."""
-    user = make_user(db_session)
+    user = make_user(db_session, name="")
     db_session.execute(update(User).where(User.id == user.id).values(deleted_at=utcnow()))
+    db_session.commit()
     with pytest.raises(Unauthorized):
-        services.update_profile(session=db_session, user=user,
-                                changes={"skin_type": "dry", "concerns": ["dehydration"]})
-    assert concern_rows(db_session, user) == []
+        services.update_profile(session=db_session, user=user, changes=changes)
+    db_session.rollback()
+    db_session.refresh(user)
+    assert concern_rows(db_session, user) == [] and user.name == ""
+    assert user.marketing_consent is False
 
 
 @pytest.mark.postgresql_only
