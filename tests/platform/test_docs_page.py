@@ -46,13 +46,19 @@ def render(browser: str, url: str) -> str:
     return result.stdout
 
 
-def test_docs_page_renders_operations_offline(app, app_config, browser):
+def test_docs_page_renders_operations_offline(app, app_config, browser, client):
+    """Tags start folded (a hundred operations); a link to one unfolds it and draws its
+    operations."""
+    tags = [tag["name"] for tag in client.get("/api/v1/openapi.json").json["tags"]]
     with serve_app(app_config) as base_url:
-        dom = render(browser, f"{base_url}/api/v1/docs")
+        dom = render(browser, f"{base_url}/api/v1/docs#/catalogue")
     assert "swagger-ui" in dom
+    assert dom.count('class="opblock-tag-section') == len(tags), "not every tag was drawn"
+    assert all(f'data-tag="{tag}"' in dom for tag in tags)
     assert "opblock-summary-path" in dom, "Swagger UI did not render any operation"
     for path in ("/api/v1/products", "/api/v1/routine", "/api/v1/treatments/{slug}"):
         assert path in dom
+    assert "/api/v1/carts/{cart_id}" not in dom  # its tag stays folded
 
 
 def test_docs_page_loads_no_remote_assets(client):
