@@ -3,17 +3,18 @@
 Hypothesis draws the sequences: carts filled and checked out, PaymentIntents paid on
 localstripe, their `payment_intent.succeeded` events delivered (again and again, and after a
 staff cancel) or fetched by the app's sync call, unpaid orders cancelled by staff, paid ones
-refunded a unit at a time (restocked or not) and cancelled once refunded in full, stock
-received, damaged and corrected, and two money vouchers applied to carts (paying part or all
-of an order) and spent at the clinic's till. A plain model predicts every answer's status,
-each variant's on hand and reserved and each voucher's balance and held amount; after every
-step the database must agree with the model and with itself: on hand is the ledger's sum,
-reserved is the sum of live reservations, nothing is reserved beyond what is on hand, a
-voucher's balance and held amount are its ledger's sums and never below zero or above each
-other, each order is due what the vouchers did not pay, and each paid order sold its lines
-once and queued one confirmation email.
+refunded a unit at a time (restocked or not) and cancelled once refunded in full, made ready
+for collection and asked back by the customer (returns refunded, restocked or not, or
+withdrawn; never more than is left of a line), stock received, damaged and corrected, and
+two money vouchers applied to carts (paying part or all of an order) and spent at the
+clinic's till. Every run starts with one paid order. A plain model predicts every answer's
+status, each variant's on hand and reserved, each voucher's balance and held amount and
+each order's refunded units; after every step the database must agree with the model and
+with itself: on hand is the ledger's sum, reserved is the sum of live reservations, nothing
+is reserved beyond what is on hand, a voucher's balance and held amount are its ledger's
+sums and never below zero or above each other, each order is due what the vouchers did not
+pay, and each paid order sold its lines once and queued one confirmation email.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     consumes,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -31,6 +33,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
+from shop.admin.orders.services import refunded_quantities
 from shop.money import Money
 from shop.orders.models import Order as OrderRow
 from shop.orders.models import StockReservation
@@ -49,6 +52,7 @@ from tests.vouchers.conftest import assert_ledger_matches
 SECRET = "whsec_test_secret"  # app_config's STRIPE_WEBHOOK_SECRET
 MAX_LINE = 10  # CART_LINE_MAX_QUANTITY's default
 MINIMUM_CARD_CHARGE = 30  # pence: Stripe charges no less
+SOLD = ("paid", "fulfilled")
 MACHINE = settings(max_examples=20, stateful_step_count=30, deadline=None, derandomize=True,
                    database=None, suppress_health_check=list(HealthCheck))
 
@@ -101,10 +105,16 @@ class Order:
     paid_in_stripe: bool = False
     sold: bool = False
     refunded: dict[int, int] = field(default_factory=dict)  # stock index → units
+    returning: dict[int, int] = field(default_factory=dict)  # stock index → units asked back
+    open_returns: dict[int, tuple[int, int]] = field(default_factory=dict)  # id → (index, units)
 
     def refundable(self) -> list[int]:
         return [index for index, quantity in self.lines.items()
                 if self.refunded.get(index, 0) < quantity]
+
+    def returnable(self, index: int) -> int:
+        return (self.lines.get(index, 0) - self.refunded.get(index, 0)
+                - self.returning.get(index, 0))
 
 
 def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
@@ -129,6 +139,23 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
         def _issued(amount: int) -> Voucher:
             issued = vouchers.issue(session=db_session, kind="money", value=Money(amount, "GBP"))
             return Voucher(issued.code, issued.voucher.id, amount)
+
+        @initialize(collected=st.booleans())
+        def a_paid_order(self, collected):
+            """Every run starts with one paid order (ready for collection in some), so what
+            staff and customers do after payment (refunds, collection, returns) is reached in
+            most runs."""
+            cart = Cart(client.post("/api/v1/carts").json["id"])
+            self.add(cart, 0, 2)
+            self.add(cart, 1, 1)
+            self.checkout(cart)
+            order = self.orders[-1]
+            if order.client_secret:  # (else the vouchers paid it: it is paid already)
+                assert use_localstripe.pay(order.client_secret)["status"] == "succeeded"
+                order.paid_in_stripe = True
+                self.sync_order(order)
+            if collected:
+                self.collect(order)
 
         # customers
         @rule(target=carts, index=st.integers(0, 2), quantity=st.integers(1, 3))
@@ -226,7 +253,9 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
         @rule(data=st.data())
         def sync(self, data):
             """The app asks the shop to ask Stripe (the webhook's other road to the same end)."""
-            order = data.draw(st.sampled_from(self.orders))
+            self.sync_order(data.draw(st.sampled_from(self.orders)))
+
+        def sync_order(self, order):
             response = client.post(f"/api/v1/orders/{order.id}/sync",
                                    headers={"X-Order-Token": order.access_token})
             assert response.status_code == 200, response.json
@@ -258,27 +287,88 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
                 if order.voucher:
                     order.voucher.held -= order.voucher_share
 
-        @precondition(lambda self: any(o.status == "paid" and o.refundable()
-                                       for o in self.orders))
+        @precondition(lambda self: any(o.status in SOLD and o.refundable() for o in self.orders))
         @rule(data=st.data(), restock=st.booleans())
         def refund_one_unit(self, data, restock):
             order = data.draw(st.sampled_from(
-                [o for o in self.orders if o.status == "paid" and o.refundable()]))
+                [o for o in self.orders if o.status in SOLD and o.refundable()]))
             index = data.draw(st.sampled_from(order.refundable()))
             response = client.post(
                 f"/api/v1/admin/orders/{order.id}/refunds", headers=admin,
                 json={"lines": [{"line_id": order.line_ids[index], "quantity": 1}],
                       "restock": restock, "reason": "model"})
             assert response.status_code == 201, response.json
-            order.refunded[index] = order.refunded.get(index, 0) + 1
-            if restock:
-                self.stock[index].on_hand += 1
-            # vouchers first, then the card
-            to_voucher = min(self.stock[index].price, order.voucher_share - order.voucher_refunded)
+            to_voucher = self._refunded(order, index, 1, restock)
             assert response.json["voucher_amount"]["amount"] == to_voucher, response.json
+
+        def _refunded(self, order, index: int, units: int, restock: bool) -> int:
+            """Model a refund of `units` of a line: vouchers first, then the card; what went
+            back to the voucher."""
+            order.refunded[index] = order.refunded.get(index, 0) + units
+            if restock:
+                self.stock[index].on_hand += units
+            to_voucher = min(self.stock[index].price * units,
+                             order.voucher_share - order.voucher_refunded)
             if to_voucher:
                 order.voucher_refunded += to_voucher
                 order.voucher.balance += to_voucher
+            return to_voucher
+
+        @precondition(lambda self: any(o.status == "paid" for o in self.orders))
+        @rule(data=st.data())
+        def ready_for_collection(self, data):
+            self.collect(data.draw(st.sampled_from([o for o in self.orders
+                                                    if o.status == "paid"])))
+
+        def collect(self, order):
+            response = client.post(f"/api/v1/admin/orders/{order.id}/fulfil", headers=admin,
+                                   json={"collected": True})
+            assert response.status_code == 200, response.json
+            order.status = "fulfilled"
+
+        # returns: the customer asks, staff refund it (through the staff refund) or it is
+        # withdrawn; a line is never asked back or refunded beyond what is left of it
+        @precondition(lambda self: any(o.status == "fulfilled" for o in self.orders))
+        @rule(data=st.data(), units=st.integers(1, 2))
+        def ask_to_return(self, data, units):
+            order = data.draw(st.sampled_from([o for o in self.orders
+                                               if o.status == "fulfilled"]))
+            index = data.draw(st.sampled_from(sorted(order.lines)))
+            response = client.post(
+                f"/api/v1/orders/{order.id}/returns", headers={"X-Order-Token": order.access_token},
+                json={"lines": [{"line_id": order.line_ids[index], "quantity": units}],
+                      "reason": "changed_mind"})
+            if units > order.returnable(index):
+                assert (response.status_code, response.json["code"]) == (
+                    409, "return_exceeds_line"), response.json
+                return
+            assert response.status_code == 201, response.json
+            order.returning[index] = order.returning.get(index, 0) + units
+            order.open_returns[response.json["id"]] = (index, units)
+
+        @precondition(lambda self: any(o.open_returns for o in self.orders))
+        @rule(data=st.data(), restock=st.booleans(), withdraw=st.booleans())
+        def settle_a_return(self, data, restock, withdraw):
+            order = data.draw(st.sampled_from([o for o in self.orders if o.open_returns]))
+            return_id = data.draw(st.sampled_from(sorted(order.open_returns)))
+            index, units = order.open_returns.pop(return_id)
+            order.returning[index] -= units
+            if withdraw:
+                response = client.post(f"/api/v1/orders/{order.id}/returns/{return_id}/withdraw",
+                                       headers={"X-Order-Token": order.access_token})
+                assert response.json["status"] == "withdrawn", response.json
+                return
+            response = client.post(f"/api/v1/admin/returns/{return_id}/refund", headers=admin,
+                                   json={"restock": restock})
+            if order.refunded.get(index, 0) + units > order.lines[index]:  # refunded meanwhile
+                assert (response.status_code, response.json["code"]) == (
+                    409, "refund_exceeds_line"), response.json
+                order.open_returns[return_id] = (index, units)  # still open
+                order.returning[index] += units
+                return
+            assert response.status_code == 200, response.json
+            assert response.json["refunded"]["amount"] == self.stock[index].price * units
+            self._refunded(order, index, units, restock)
 
         # (once the shop has taken a voucher: the till then meets the web shop's holds)
         @precondition(lambda self: any(order.voucher for order in self.orders))
@@ -346,6 +436,9 @@ def test_stock_and_orders_follow_the_model(client, db_session, use_localstripe):
                 sold = sum(order.lines.values()) if order.sold else 0
                 assert sales_of(db_session, order.id) == sold
                 assert confirmation_emails(db_session, order.id) == (1 if order.sold else 0)
+                refunded = {order.line_ids[index]: units
+                            for index, units in order.refunded.items() if units}
+                assert refunded_quantities(db_session, order.id) == refunded
 
     run_state_machine_as_test(Shop, settings=MACHINE)
 
