@@ -91,11 +91,12 @@ def current_user() -> User | None:
 
 def lock_signed_in_account(*, session: Session, user: User) -> None:
     """Hold the signed-in account's row until commit, so one account's writes take turns,
-    and refuse (401) if it was deleted while this request waited for it. NO KEY UPDATE: rows
-    referring to the account (orders, tokens) can still be written meanwhile."""
-    deleted_at = session.scalar(select(User.deleted_at).where(User.id == user.id)
-                                .with_for_update(key_share=True))
-    if deleted_at is not None:
+    read it afresh (a change is compared with what the row holds now, not with what it held
+    when the request signed in), and refuse (401) if it was deleted while this request
+    waited for it. NO KEY UPDATE: rows referring to the account (orders, tokens) can still be
+    written meanwhile."""
+    session.refresh(user, with_for_update={"key_share": True})  # as it is now: compare to it
+    if user.deleted_at is not None:
         raise Unauthorized("This account has been deleted.", code="invalid_token",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 

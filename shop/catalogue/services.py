@@ -143,7 +143,9 @@ def is_category_facet(filters: ProductFilters) -> bool:
 def product_loader_options() -> list:
     """The eager loads a product needs to be dumped with ProductSummarySchema."""
     return [
-        selectinload(Product.variants).joinedload(Variant.stock_level),
+        # an archived variant is no longer sold (product pages leave it out too)
+        selectinload(Product.variants.and_(Variant.is_active.is_(True)))
+        .joinedload(Variant.stock_level),
         selectinload(Product.concerns),
         selectinload(Product.skin_type_rows),
     ]

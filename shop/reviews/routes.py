@@ -66,10 +66,12 @@ def list_my_reviews(page: int, per_page: int):
 
 @blp.route("/me/reviews/<int:review_id>", methods=["PATCH"])
 @access("customer")
+@ratelimits.per_ip("REVIEW_RATE_LIMIT")
 @blp.arguments(schemas.ReviewUpdateSchema)
 @blp.response(200, schemas.MyReviewSchema)
 @blp.alt_response(404, description="review_not_found")
 @blp.alt_response(422, description="Invalid fields")
+@blp.alt_response(429, description="Too many reviews or edits from this address")
 def edit_my_review(changes: dict, review_id: int):
     """Change your review; a changed review goes back to the clinic (`pending`) before it
     shows again."""
@@ -112,12 +114,16 @@ def get_review(review_id: int):
 
 @blp.route("/admin/reviews/<int:review_id>/approve", methods=["POST"])
 @access("staff")
+@blp.arguments(schemas.ReviewApproveSchema)
 @blp.response(200, schemas.StaffReviewSchema)
 @blp.alt_response(404, description="review_not_found")
-@blp.alt_response(409, description="invalid_review_transition: approved already")
-def approve_review(review_id: int):
-    """Publish a pending (or rejected) review on the product page (audited)."""
-    services.approve(session=db.session, actor=current_user(), review_id=review_id)
+@blp.alt_response(409, description="invalid_review_transition: approved already; "
+                                    "review_changed: the customer edited it since you read it")
+def approve_review(data: dict, review_id: int):
+    """Publish a pending (or rejected) review on the product page (audited): the version
+    staff read, named by its `updated_at`."""
+    services.approve(session=db.session, actor=current_user(), review_id=review_id,
+                     read_at=data["updated_at"])
     db.session.commit()
     return services.get(session=db.session, review_id=review_id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import marshmallow as ma
 
 from shop.admin.schemas import AdminListArgsSchema, UtcDateTime
@@ -104,6 +106,12 @@ class ReviewQuerySchema(AdminListArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(REVIEW_STATUSES))
     product = ma.fields.String(validate=Length(max=120), metadata={
         "description": "A product's slug"})
+
+
+class ReviewApproveSchema(ma.Schema):
+    updated_at = ma.fields.AwareDateTime(required=True, default_timezone=UTC, metadata={
+        "description": "The review's `updated_at` as staff read it: a review the customer "
+                       "changed since is not published (409 review_changed)"})
 
 
 class ReviewRejectSchema(ma.Schema):

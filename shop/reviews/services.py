@@ -8,6 +8,7 @@ Any edit sends it back to staff, so what is published is always what staff appro
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -16,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop import status_flow
+from shop.accounts.auth import lock_signed_in_account
 from shop.accounts.models import User
 from shop.audit import record as audit_record
 from shop.audit.models import AuditEntry
 from shop.catalogue.models import Product, Variant
-from shop.db import utcnow
+from shop.db import as_utc, utcnow
 from shop.errors import Conflict, NotFound
 from shop.notifications import services as notifications
 from shop.orders.emails import letter
@@ -81,6 +83,9 @@ def has_bought(session: Session, *, user_id: int, product_id: int) -> bool:
 def write(*, session: Session, slug: str, user: User, rating: int, title: str, body: str,
           author_name: str | None = None) -> ProductReview:
     product = _active_product(session, slug)
+    # held and read afresh: a review that waited for the account's deletion is refused, and
+    # the default author name is the account's name as it is now
+    lock_signed_in_account(session=session, user=user)
     if not has_bought(session, user_id=user.id, product_id=product.id):
         raise Conflict(f"Only customers who bought {product.name} can review it.",
                        code="purchase_required")
@@ -204,9 +209,15 @@ def get(*, session: Session, review_id: int) -> ProductReview:
     return review
 
 
-def approve(*, session: Session, actor: User, review_id: int) -> ProductReview:
-    """Publish it (also one rejected before: staff may change their mind)."""
+def approve(*, session: Session, actor: User, review_id: int,
+            read_at: datetime) -> ProductReview:
+    """Publish it (also one rejected before: staff may change their mind), as staff read it:
+    one the customer edited since `read_at` (its updated_at then) is refused, so what is
+    published is what staff approved."""
     review = _locked(session, review_id)
+    if as_utc(review.updated_at) != as_utc(read_at):
+        raise Conflict("The customer changed this review since you read it: read it again.",
+                       code="review_changed", updated_at=as_utc(review.updated_at).isoformat())
     before = _move(review, "approve", actor)
     review.rejection_reason = None
     _recorded(session, actor, review, "approve", before)

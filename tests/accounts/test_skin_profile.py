@@ -178,3 +178,15 @@ def test_profiles_saved_at_once_from_many_devices_keep_one_of_them(pooled_app):
             race_app.test_client(), headers, concerns=concerns).status_code, choices))
     assert statuses == [200] * len(choices)
     assert profile_of(race_app.test_client(), headers)[1] in choices
+
+
+def test_a_change_is_compared_with_the_account_as_it_is_now(db_session):
+    """A customer turns marketing on and at once off again: the second request signed in
+    before the first committed. It reads the row afresh under the lock, so "off" is kept."""
+    user = make_user(db_session)
+    assert user.marketing_consent is False  # as the second request loaded it
+    db_session.execute(update(User).where(User.id == user.id).values(marketing_consent=True))
+    services.update_profile(session=db_session, user=user,
+                            changes={"marketing_consent": False})
+    db_session.expire_all()
+    assert db_session.get(User, user.id).marketing_consent is False

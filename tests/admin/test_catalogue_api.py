@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -195,6 +197,16 @@ def test_archive_variant_keeps_it_but_stops_selling(client, admin, db_session):
     page = client.get("/api/v1/products?q=sonic").json["items"]
     brush = next(item for item in page if item["slug"] == "glow-sonic-cleansing-brush")
     assert [variant["sku"] for variant in brush["variants"]] == ["GLW-BRUSH-SONIC"]
+
+
+def test_an_archived_variant_leaves_the_routine(client, admin, db_session):
+    routine = client.get("/api/v1/routine?skin_type=oily").get_data(as_text=True)
+    sku = next(iter(re.findall(r'"sku": ?"(GLW-[A-Z0-9-]+)"', routine)))
+    slug = db_session.scalar(select(Variant).where(Variant.sku == sku)).product.slug
+    archived = client.post(f"/api/v1/admin/products/{slug}/variants/{sku}/archive",
+                           headers=admin.headers)
+    assert archived.status_code == 200, archived.json
+    assert f'"{sku}"' not in client.get("/api/v1/routine?skin_type=oily").get_data(as_text=True)
 
 
 def test_rows_with_stock_history_are_archived_not_deleted(client, admin, db_session):

@@ -31,6 +31,7 @@ def test_the_summary_counts_what_needs_doing(client, staff, db_session):
     plenty = make_variant(db_session, stock=10, threshold=2)
     low = make_variant(db_session, stock=1, threshold=5)
     make_variant(db_session, stock=0, threshold=5)
+    make_variant(db_session, stock=0, threshold=5).is_active = False  # archived: never counted
     waiting = place_order(db_session, [(plenty, 1)])
     paid = place_order(db_session, [(plenty, 1)])
     paid.status, paid.paid_at = "paid", utcnow()

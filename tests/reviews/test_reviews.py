@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
+from shop.accounts.models import User
 from shop.audit.models import AuditEntry
 from shop.db import utcnow
+from shop.errors import Unauthorized
+from shop.reviews import services as reviews
 from shop.reviews.models import ProductReview
 from tests.accounts.test_api import assert_problem
 from tests.accounts.test_ratelimits import assert_rate_limited
@@ -20,6 +24,7 @@ from tests.reviews.factories import (
     ADMIN,
     MINE,
     REVIEW,
+    approve,
     bought,
     buyer,
     review_row,
@@ -48,7 +53,7 @@ def test_a_buyers_review_waits_for_staff_then_shows(client, staff, db_session):
     assert written.json["product_slug"] == product.slug
     assert public(client, product)["items"] == []
 
-    approved = client.post(f"{ADMIN}/{written.json['id']}/approve", headers=staff.headers)
+    approved = approve(client, staff.headers, written.json['id'])
     assert approved.status_code == 200, approved.json
     assert approved.json["status"] == "approved"
     assert approved.json["moderated_by_id"] == staff.user.id and approved.json["moderated_at"]
@@ -113,7 +118,7 @@ def test_one_review_per_product_and_an_edit_goes_back_to_staff(client, staff, db
     assert first["author_name"] == "Lara from Leeds"
     again = assert_problem(write(client, product, headers, rating=1), 409, "already_reviewed")
     assert again["review_id"] == first["id"]
-    client.post(f"{ADMIN}/{first['id']}/approve", headers=staff.headers)
+    approve(client, staff.headers, first['id'])
     assert public(client, product)["total"] == 1
 
     unchanged = client.patch(f"{MINE}/{first['id']}", json={"rating": 5}, headers=headers)
@@ -202,10 +207,9 @@ def test_staff_approve_and_reject_audited_and_the_customer_told_why(
                                        headers=staff.headers), 409, "invalid_review_transition")
     assert twice["review_status"] == "rejected"
 
-    approved = client.post(f"{url}/approve", headers=staff.headers)  # staff changed their mind
+    approved = approve(client, staff.headers, review['id'])  # staff changed their mind
     assert approved.json["status"] == "approved" and approved.json["rejection_reason"] is None
-    assert_problem(client.post(f"{url}/approve", headers=staff.headers), 409,
-                   "invalid_review_transition")
+    assert_problem(approve(client, staff.headers, review['id']), 409, "invalid_review_transition")
     taken_down = client.post(f"{url}/reject", json={"reason": "A reaction claim."},
                              headers=staff.headers)
     assert taken_down.json["status"] == "rejected"
@@ -226,7 +230,7 @@ def test_staff_approve_and_reject_audited_and_the_customer_told_why(
         email = customer_email(db_session, f"review-rejected:{review['id']}:{entry.id}")
         assert email.to == user.email and reason in email.text
         assert product.name in email.subject
-    assert_problem(client.post(f"{ADMIN}/999999/approve", headers=staff.headers), 404,
+    assert_problem(approve(client, staff.headers, 999999), 404,
                    "review_not_found")
 
 
@@ -255,7 +259,7 @@ def test_customers_cannot_moderate_and_strangers_must_sign_in(client, db_session
     review = write(client, product, headers).json
     url = f"{ADMIN}/{review['id']}"
     for response in (client.get(ADMIN, headers=headers), client.get(url, headers=headers),
-                     client.post(f"{url}/approve", headers=headers),
+                     approve(client, headers, review["id"]),
                      client.post(f"{url}/reject", json={"reason": "x"}, headers=headers)):
         assert_problem(response, 403, "insufficient_role")
     for response in (client.post(reviews_url(product), json=REVIEW), client.get(MINE),
@@ -272,7 +276,7 @@ def test_markup_is_kept_as_written_and_only_ever_sent_as_json(client, staff, db_
     written = write(client, product, headers, title=title, body=body,
                     author_name="<i>Ann</i>")
     assert written.status_code == 201 and written.mimetype == "application/json"
-    client.post(f"{ADMIN}/{written.json['id']}/approve", headers=staff.headers)
+    approve(client, staff.headers, written.json['id'])
     (item,) = public(client, product)["items"]
     assert (item["title"], item["body"], item["author_name"]) == (title, body, "<i>Ann</i>")
     rejected = client.post(f"{ADMIN}/{written.json['id']}/reject",
@@ -302,3 +306,30 @@ def test_reviews_are_limited_per_ip(limited_app, db_session):
     limited = limited_app(REVIEW_RATE_LIMIT="1 per minute").test_client()
     assert limited.post(reviews_url(product), json=REVIEW, headers=headers).status_code == 201
     assert_rate_limited(limited.post(reviews_url(product), json=REVIEW, headers=headers))
+
+
+def test_staff_publish_only_the_version_they_read(client, staff, db_session):
+    _, headers, product = buyer(db_session)
+    review = write(client, product, headers).json
+    read = client.get(f"{ADMIN}/{review['id']}", headers=staff.headers).json
+    edited = client.patch(f"{MINE}/{review['id']}", headers=headers,
+                          json={"body": "Buy it somewhere else instead."})
+    assert edited.status_code == 200 and edited.json["status"] == "pending"
+    stale = client.post(f"{ADMIN}/{review['id']}/approve", headers=staff.headers,
+                        json={"updated_at": read["updated_at"]})
+    changed = assert_problem(stale, 409, "review_changed")
+    assert changed["updated_at"] != read["updated_at"]
+    assert public(client, product)["items"] == []
+    assert approve(client, staff.headers, review["id"]).json["body"] == \
+        "Buy it somewhere else instead."
+
+
+def test_a_review_that_waited_for_the_accounts_deletion_is_refused(db_session):
+    """The review reads the account locked: one that waited for a deletion to commit finds it
+    deleted (here, deleted behind the session's back) and writes nothing."""
+    user, _, product = buyer(db_session)
+    db_session.execute(update(User).where(User.id == user.id).values(deleted_at=utcnow()))
+    with pytest.raises(Unauthorized):
+        reviews.write(session=db_session, slug=product.slug, user=user, **REVIEW)
+    assert db_session.scalar(select(func.count()).select_from(ProductReview)
+                             .where(ProductReview.user_id == user.id)) == 0

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from shop.admin.stock.services import stock_available
 from shop.back_in_stock.models import BackInStockRequest
+from shop.catalogue.models import Product, Variant
 from shop.db import utcnow
 from shop.enquiries.models import TreatmentEnquiry
 from shop.inventory.models import StockLevel
@@ -21,6 +22,19 @@ from shop.reviews.models import ProductReview
 def _counts(session: Session, **columns: Any) -> dict[str, Any]:
     row = session.execute(select(*(column.label(name) for name, column in columns.items())))
     return dict(row.one()._mapping)
+
+
+def _stock_counts(session: Session) -> dict[str, Any]:
+    """Low and sold-out SKUs still on sale (an archived one is never restocked): those the
+    low-stock alert would name."""
+    count = func.count
+    row = session.execute(
+        select(count().filter(stock_available < StockLevel.low_stock_threshold).label("low"),
+               count().filter(stock_available <= 0).label("out"))
+        .join(Variant, Variant.id == StockLevel.variant_id)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Variant.is_active, Product.status != "archived")).one()
+    return dict(row._mapping)
 
 
 def summary(*, session: Session) -> dict[str, Any]:
@@ -41,11 +55,7 @@ def summary(*, session: Session) -> dict[str, Any]:
         ),
         "enquiries": _counts(session, new=count().filter(TreatmentEnquiry.status == "new")),
         "reviews": _counts(session, pending=count().filter(ProductReview.status == "pending")),
-        "stock": _counts(
-            session,
-            low=count().filter(stock_available < StockLevel.low_stock_threshold),
-            out=count().filter(stock_available <= 0),
-        ) | _counts(session, customers_waiting=count().filter(
+        "stock": _stock_counts(session) | _counts(session, customers_waiting=count().filter(
             BackInStockRequest.notified_at.is_(None))),
         "emails": _counts(
             session,
