@@ -209,7 +209,7 @@ def refund(*, session: Session, actor: User, return_id: int, restock: bool) -> O
     order, returned = _locked(session, return_id)
     before = _move(returned, "refund", actor)
     made = refunds.refund_order(
-        session=session, actor=actor, order_id=order.id, restock=restock,
+        session=session, actor=actor, order_id=order.id, restock=restock, for_return=returned.id,
         reason=f"return {returned.id}: {returned.reason.replace('_', ' ')}",
         lines=[{"line_id": line.order_line_id, "quantity": line.quantity}
                for line in returned.lines])

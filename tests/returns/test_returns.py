@@ -161,16 +161,23 @@ def test_staff_reject_with_a_reason_the_customer_is_told(
     assert overview(client, order)["items"][0]["staff_note"] == "The serum was opened."
 
 
-def test_refunding_lines_already_refunded_another_way_changes_nothing(
+def test_units_in_an_open_return_are_refunded_through_it_only(
         client, staff, admin, db_session, use_localstripe):
-    order = dispatched_order(client, db_session, use_localstripe, staff, quantity=1)
-    returned = ask(client, order).json
-    assert refund(client, admin, order["id"],
-                  lines=[{"line_id": order["line_id"], "quantity": 1}]).status_code == 201
-    again = client.post(f"{ADMIN}/{returned['id']}/refund", json={}, headers=admin.headers)
-    assert again.status_code == 409 and again.json["code"] == "refund_exceeds_line"
-    assert client.get(f"{ADMIN}/{returned['id']}", headers=staff.headers).json["status"] \
-        == "requested"
+    """Refunded directly and again when the parcel arrived, a unit would be paid back twice."""
+    order = dispatched_order(client, db_session, use_localstripe, staff, quantity=2)
+    returned = ask(client, order).json  # one of the two
+    direct = refund(client, admin, order["id"],
+                    lines=[{"line_id": order["line_id"], "quantity": 2}])
+    assert direct.status_code == 409 and direct.json["code"] == "line_in_open_return"
+    other = refund(client, admin, order["id"],
+                   lines=[{"line_id": order["line_id"], "quantity": 1}])
+    assert other.status_code == 201  # the unit not being returned
+    through = client.post(f"{ADMIN}/{returned['id']}/refund", json={}, headers=admin.headers)
+    assert through.status_code == 200 and through.json["refunded"] == money(1100)
+    listed = use_localstripe.client.v1.refunds.list(params={"payment_intent": order["intent"]})
+    assert sorted(item.amount for item in listed.data) == [1100, 1100]
+    rejected = ask(client, order)
+    assert rejected.status_code == 409 and rejected.json["code"] == "return_exceeds_line"
 
 
 def test_staff_list_and_roles(client, staff, admin, db_session, use_localstripe):

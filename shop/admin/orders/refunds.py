@@ -30,6 +30,7 @@ from shop.orders import emails
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderLine
 from shop.payments import services as payments
+from shop.returns.models import OPEN_STATUSES, OrderReturn, OrderReturnLine
 from shop.vouchers import purchases as voucher_purchases
 
 
@@ -56,11 +57,26 @@ def _share(line: OrderLine, order: Order, units: int) -> int:
     return (line.line_total_amount - _line_discount(line, order)) * units // line.quantity
 
 
-def line_refunds(session: Session, order: Order, requested: list[dict]) -> list[LineRefund]:
+def _in_open_returns(session: Session, order: Order, but: int | None) -> dict[int, int]:
+    """Units of each line the customer is sending back in a return still open (but `but`)."""
+    rows = session.execute(
+        select(OrderReturnLine.order_line_id, func.sum(OrderReturnLine.quantity))
+        .join(OrderReturn, OrderReturn.id == OrderReturnLine.return_id)
+        .where(OrderReturn.order_id == order.id, OrderReturn.status.in_(OPEN_STATUSES),
+               OrderReturn.id != (but or 0))
+        .group_by(OrderReturnLine.order_line_id))
+    return {line_id: int(units) for line_id, units in rows}
+
+
+def line_refunds(session: Session, order: Order, requested: list[dict], *,
+                 for_return: int | None = None) -> list[LineRefund]:
     """Each requested line, checked against what is left of it; amounts computed so that
-    refunding every unit of a line, in any steps, gives back exactly what it cost."""
+    refunding every unit of a line, in any steps, gives back exactly what it cost. Units in
+    an open return are that return's to refund (`for_return`): refunded another way, a unit
+    could be paid back twice, once directly and once when its parcel arrives."""
     lines = {line.id: line for line in order.lines}
     done = refunded_quantities(session, order.id)
+    returning = _in_open_returns(session, order, for_return)
     wanted: dict[int, int] = {}
     for item in requested:
         wanted[item["line_id"]] = wanted.get(item["line_id"], 0) + item["quantity"]
@@ -74,6 +90,10 @@ def line_refunds(session: Session, order: Order, requested: list[dict]) -> list[
         if before + quantity > line.quantity:
             raise Conflict(f"Only {line.quantity - before} of line {line_id} are left to refund.",
                            code="refund_exceeds_line", line_id=line_id)
+        if before + returning.get(line_id, 0) + quantity > line.quantity:
+            raise Conflict(f"{returning[line_id]} of line {line_id} are in a return still open: "
+                           "refund them through the return, or reject it first.",
+                           code="line_in_open_return", line_id=line_id)
         amount = _share(line, order, before + quantity) - _share(line, order, before)
         result.append(LineRefund(line, quantity, amount))
     return result
@@ -101,11 +121,12 @@ def _restock(session: Session, actor: User, order: Order, items: list[LineRefund
 def refund_order(
     *, session: Session, actor: User, order_id: int, reason: str, restock: bool = False,
     lines: list[dict] | None = None, amount: Money | None = None,
+    for_return: int | None = None,
 ) -> OrderRefund:
     order = orders.lock_order(session=session, order_id=order_id)
     if order.paid_at is None:
         raise Conflict("Nothing was paid for this order.", code="order_not_paid")
-    items = line_refunds(session, order, lines) if lines else []
+    items = line_refunds(session, order, lines, for_return=for_return) if lines else []
     voucher_lines = [item.line.id for item in items if item.line.kind == "voucher"]
     if voucher_lines:  # the vouchers bought are voided first; a used one refuses it (409)
         voucher_purchases.refund_purchases(session=session, order=order, line_ids=voucher_lines,
