@@ -105,7 +105,12 @@ def refund_vat(order: Order, refund: RefundFacts, *, before: dict[int, tuple[int
       exactly the VAT left, and the net VAT never goes below zero.
     - A refund that paid back only part of itself (its card refund failed) takes back that
       part of its VAT; nothing, when all of it was the failed card part.
+    - A refund that pays back all that is left takes back all the VAT left, whatever the
+      refunds before it took: with lines at different rates (a 0% money voucher beside a
+      20% serum) an amount refund's share by the order's mix is only an estimate.
     """
+    if paid_left > 0 and refund.paid_back >= paid_left:
+        return vat_left  # the last of what was paid: the order is left bearing no VAT
     if not refund.lines:
         return _part(vat_left, refund.paid_back, paid_left)
     lines = {line.id: line for line in order.lines}

@@ -119,3 +119,13 @@ def test_when_only_the_card_part_failed_the_voucher_part_counts():
     assert note.status == "card_refund_failed" and note.paid_back == Money(600, "GBP")
     assert note.vat == Money(100, "GBP")  # a quarter of the 400 VAT in 24.00
     assert net(placed, [note]) == (Money(1800, "GBP"), Money(300, "GBP"))
+
+
+def test_refunding_all_that_is_left_takes_back_all_the_vat_left_at_any_rates():
+    """A serum (20%) and a money voucher (0%): an amount refund takes VAT by the order's mix,
+    so a voucher line refunded after it must still close the order at no VAT."""
+    serum, voucher = line(1, 1, 1200), line(2, 1, 2500, rate=0)
+    placed = order(serum, voucher)
+    notes = credit_notes(placed, [amount_refund(0, 1200), lines_refund(1, (2, 1, 2500))])
+    assert net(placed, notes) == (Money(0, "GBP"), Money(0, "GBP"))
+    assert sum(vats(notes)) == 200
