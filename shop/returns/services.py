@@ -50,17 +50,23 @@ TRANSITIONS: status_flow.Flow = {
 
 
 def return_by(order: Order) -> datetime | None:
-    """The end of the return window: RETURN_WINDOW_DAYS from delivery or collection (the
-    order marked completed) or, while it is only marked dispatched, from dispatch plus a
-    few days for it to arrive. None before it is dispatched."""
+    """The end of the return window: RETURN_WINDOW_DAYS from when the customer had the goods.
+    Collected at the clinic: when staff marked it collected (completed). Sent: when marked
+    delivered (completed), but no later than dispatch plus a few days for the parcel, so a
+    late click on "complete" does not reopen the window. While only dispatched: dispatch plus
+    those days. None before it is dispatched."""
     window = timedelta(days=current_app.config["RETURN_WINDOW_DAYS"])
-    times = {event.type: as_utc(event.created_at) for event in order.events
-             if event.type in ("fulfilled", "completed")}
-    if "completed" in times:
-        return times["completed"] + window
-    if "fulfilled" in times:
-        return times["fulfilled"] + window + timedelta(days=DELIVERY_ALLOWANCE_DAYS)
-    return None
+    events = {event.type: event for event in order.events
+              if event.type in ("fulfilled", "completed")}
+    if "fulfilled" not in events:
+        return None
+    dispatched = events["fulfilled"]
+    arrived = as_utc(dispatched.created_at) + timedelta(days=DELIVERY_ALLOWANCE_DAYS)
+    if "completed" in events:
+        completed = as_utc(events["completed"].created_at)
+        collected = bool((dispatched.data or {}).get("collection"))
+        return (completed if collected else min(completed, arrived)) + window
+    return arrived + window
 
 
 def returnable_quantities(session: Session, order: Order) -> dict[int, int]:

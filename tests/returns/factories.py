@@ -15,8 +15,9 @@ ADMIN = "/api/v1/admin/returns"
 
 def dispatched_order(client, db_session, localstripe, staff, *, quantity: int = 2,
                      price: int = 1100, headers: dict | None = None,
-                     completed: bool = True, voucher: bool = False) -> dict:
-    """A click-and-collect order paid on localstripe, then marked ready (and collected)."""
+                     completed: bool = True, voucher: bool = False, sent: bool = False) -> dict:
+    """An order paid on localstripe, then marked ready for collection (or `sent` by post),
+    and collected or delivered (`completed`)."""
     variant = make_variant(db_session, price=price, stock=10)
     headers = headers or {}
     cart_id = client.post("/api/v1/carts", headers=headers).json["id"]
@@ -35,7 +36,9 @@ def dispatched_order(client, db_session, localstripe, staff, *, quantity: int = 
                          headers=headers)
     assert synced.json["order"]["status"] == "paid", synced.json
     order_id = body["order"]["id"]
-    fulfilled = client.post(f"/api/v1/admin/orders/{order_id}/fulfil", json={"collected": True},
+    how = ({"carrier": "Royal Mail", "tracking_number": "RM123456789GB"} if sent
+           else {"collected": True})
+    fulfilled = client.post(f"/api/v1/admin/orders/{order_id}/fulfil", json=how,
                             headers=staff.headers)
     assert fulfilled.status_code == 200, fulfilled.json
     if completed:

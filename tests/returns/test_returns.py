@@ -95,6 +95,26 @@ def test_only_a_dispatched_order_within_the_window_can_be_returned(
     assert ask(client, collected).json["code"] == "return_window_closed"
 
 
+def test_a_late_delivered_click_does_not_reopen_the_window(
+        client, staff, db_session, use_localstripe):
+    """Sent by post: the window counts from delivery, but no later than dispatch plus the
+    days a parcel takes; collected at the clinic: from the collection."""
+    sent = dispatched_order(client, db_session, use_localstripe, staff, sent=True,
+                            completed=False)
+    age_event(db_session, sent["id"], "fulfilled", 60)
+    assert client.post(f"/api/v1/admin/orders/{sent['id']}/complete",
+                       headers=staff.headers).status_code == 200
+    assert ask(client, sent).json["code"] == "return_window_closed"
+    delivered = dispatched_order(client, db_session, use_localstripe, staff, sent=True)
+    age_event(db_session, delivered["id"], "fulfilled", 3)
+    assert ask(client, delivered).status_code == 201
+    collected = dispatched_order(client, db_session, use_localstripe, staff, completed=False)
+    age_event(db_session, collected["id"], "fulfilled", 60)  # ready long ago, collected today
+    assert client.post(f"/api/v1/admin/orders/{collected['id']}/complete",
+                       headers=staff.headers).status_code == 200
+    assert ask(client, collected).status_code == 201
+
+
 def test_an_order_not_yet_dispatched_is_cancelled_not_returned(
         client, staff, admin, db_session, use_localstripe):
     order = dispatched_order(client, db_session, use_localstripe, staff)
