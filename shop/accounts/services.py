@@ -42,9 +42,11 @@ log = logging.getLogger(__name__)
 # Other domains hook in here with fn(*, session, user). on_account_deleted runs before
 # anonymisation (payments erases the Stripe Customer); orders keep their own snapshots.
 # on_contact_changed runs after the name or sign-in email changed (payments copies it to the
-# Stripe Customer).
+# Stripe Customer). on_marketing_withdrawn runs when the customer turns marketing off (carts
+# drops the reminders still queued).
 on_account_deleted: list[Callable[..., None]] = []
 on_contact_changed: list[Callable[..., None]] = []
+on_marketing_withdrawn: list[Callable[..., None]] = []
 
 
 class RefreshTokenReused(Unauthorized):
@@ -250,6 +252,9 @@ def update_profile(*, session: Session, user: User, changes: dict[str, Any]) -> 
     if "marketing_consent" in changes and changes["marketing_consent"] != user.marketing_consent:
         user.marketing_consent = changes["marketing_consent"]
         user.marketing_consent_at = utcnow() if user.marketing_consent else None
+        if not user.marketing_consent:
+            for hook in on_marketing_withdrawn:
+                hook(session=session, user=user)
     if "default_address_id" in changes:
         from shop.accounts import addresses
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased, lazyload
 
+from shop.accounts import services as accounts
 from shop.accounts.models import User
 from shop.carts import pricing, services
 from shop.carts.models import Cart, CartItem
@@ -21,11 +22,29 @@ from shop.catalogue.models import Product, Variant
 from shop.db import PLAN_WITH_VALUES, as_utc
 from shop.inventory.models import StockLevel
 from shop.notifications import services as notifications
+from shop.notifications.models import OutboxEmail
 from shop.orders.emails import format_money, letter
 
 MAX_AGE = timedelta(days=7)  # a cart left longer than this is not reminded at all
 GONE = {pricing.UNAVAILABLE, pricing.OUT_OF_STOCK}
 CART_ID_PLACEHOLDER = "{cart_id}"
+DEDUPE_PREFIX = "cart-reminder:"
+
+
+def withdraw_queued(*, session: Session, user: User) -> None:
+    """Reminders to the account still waiting in the outbox (say, SMTP was down) are not sent
+    once it withdrew marketing consent or was deleted."""
+    session.execute(delete(OutboxEmail).where(
+        OutboxEmail.status == "pending", OutboxEmail.to == user.email,
+        OutboxEmail.dedupe_key.startswith(DEDUPE_PREFIX, autoescape=True))
+        .execution_options(synchronize_session=False))
+
+
+def register_hooks() -> None:
+    """Hook into the accounts domain (once per process)."""
+    for hooks in (accounts.on_marketing_withdrawn, accounts.on_account_deleted):
+        if withdraw_queued not in hooks:
+            hooks.append(withdraw_queued)
 
 
 def send_due(*, session: Session, now: datetime, limit: int) -> int:
@@ -101,7 +120,7 @@ def _remind(session: Session, cart: Cart, user: User, now: datetime) -> bool:
     subject, text, html = reminder(user, lines, cart_link(cart.id))
     notifications.enqueue_email(
         session=session, to=user.email, subject=subject, text=text, html=html,
-        dedupe_key=f"cart-reminder:{cart.id}:{as_utc(cart.updated_at).isoformat()}")
+        dedupe_key=f"{DEDUPE_PREFIX}{cart.id}:{as_utc(cart.updated_at).isoformat()}")
     cart.reminded_at = now  # updated_at stays: a change by the customer re-arms the reminder
     session.flush()
     return True

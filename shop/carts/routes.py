@@ -4,7 +4,7 @@ from flask import request
 
 from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
-from shop.carts import reorder, schemas, services
+from shop.carts import reminders, reorder, schemas, services
 from shop.extensions import db
 from shop.idempotency import idempotent
 from shop.orders import services as orders
@@ -13,6 +13,7 @@ from shop.orders.schemas import OrderQuerySchema
 
 blp = Blueprint("carts", __name__, url_prefix="/api/v1",
                 description="Carts, priced from the catalogue on every read")
+reminders.register_hooks()
 # An instance: given the class, webargs builds the schema (deep-copying its fields) per request
 ITEM_CREATE = schemas.CartItemCreateSchema()
 

@@ -11,12 +11,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from shop.accounts import services as accounts
 from shop.carts import jobs, reminders
 from shop.carts import services as carts
 from shop.carts.models import Cart
 from shop.db import utcnow
 from shop.extensions import db
 from shop.inventory import services as inventory
+from shop.notifications import services as notifications
 from shop.notifications.models import OutboxEmail
 from shop.worker import load_jobs, run_job
 from tests.carts.factories import make_cart, make_variant, place_order
@@ -90,6 +92,26 @@ def test_an_idle_cart_gets_one_email_at_todays_prices_with_its_link(app, db_sess
     assert run(db_session) == 0
     assert run(db_session, now + timedelta(days=5)) == 0  # unchanged: never again
     assert len(emails(db_session)) == 1
+
+
+@pytest.mark.parametrize("withdrawal", ["consent", "deletion"])
+def test_a_queued_reminder_is_not_sent_once_the_customer_withdraws(db_session, withdrawal):
+    """Queued (SMTP down, say) when consent is withdrawn or the account deleted: dropped from
+    the outbox. Other emails to the customer stay."""
+    user = customer(db_session)
+    idle_cart(db_session, user)
+    assert run(db_session) == 1
+    notifications.enqueue_email(session=db_session, to=user.email, subject="Your order",
+                                text="Paid.", dedupe_key=f"not-marketing:{user.id}")
+    if withdrawal == "consent":
+        accounts.update_profile(session=db_session, user=user,
+                                changes={"marketing_consent": False})
+    else:
+        accounts.delete_account(session=db_session, user=user)
+    db_session.flush()
+    assert emails(db_session) == []
+    assert db_session.scalar(select(OutboxEmail).where(
+        OutboxEmail.dedupe_key == f"not-marketing:{user.id}")) is not None
 
 
 def test_without_cart_url_the_email_says_to_sign_in(db_session):
