@@ -12,14 +12,17 @@ down_revision = '0027'
 branch_labels = None
 depends_on = None
 
-# Existing uses count for their account: the first one of each account's uses of a code.
+# Existing uses count for their account: one of each account's uses of a code, a used one
+# (paid) before a held one (whose order may still be cancelled, giving the key up), the
+# first of them.
 ORDER_USER = "(SELECT o.user_id FROM orders o WHERE o.id = promotion_redemptions.order_id)"
 BACKFILL = f"""
 UPDATE promotion_redemptions SET once_user_id = {ORDER_USER}
 WHERE once_key IS NOT NULL AND id = (
-    SELECT MIN(r.id) FROM promotion_redemptions r JOIN orders o ON o.id = r.order_id
+    SELECT r.id FROM promotion_redemptions r JOIN orders o ON o.id = r.order_id
     WHERE r.promotion_id = promotion_redemptions.promotion_id AND r.once_key IS NOT NULL
-      AND o.user_id = {ORDER_USER})
+      AND o.user_id = {ORDER_USER}
+    ORDER BY CASE WHEN r.status = 'used' THEN 0 ELSE 1 END, r.id LIMIT 1)
 """
 
 

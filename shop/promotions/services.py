@@ -3,6 +3,7 @@ it back when the order is never paid; staff create and change codes."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,8 @@ from shop.errors import Conflict, NotFound, ValidationFailed
 from shop.money import Money
 from shop.promotions import rules
 from shop.promotions.models import Promotion, PromotionRedemption
+
+log = logging.getLogger(__name__)
 
 REASONS = {
     "disabled": "This code is not valid.",
@@ -118,6 +121,26 @@ def on_paid(*, session: Session, order) -> None:
                        Promotion.redemptions < Promotion.max_redemptions))
             .values(redemptions=Promotion.redemptions + 1)
             .execution_options(synchronize_session=False))
+        _key_again(session, order, promotion_id)
+
+
+def _key_again(session: Session, order, promotion_id: int) -> None:
+    """A once-per-customer use given up at cancellation and taken again by a late payment
+    holds the customer's keys again, so the code does not go to them a second time. If the
+    customer used the code on another order meanwhile, both orders stand (the payment is
+    taken) and this one keeps no keys; it is logged."""
+    if not session.scalar(select(Promotion.once_per_customer)
+                          .where(Promotion.id == promotion_id)):
+        return
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(PromotionRedemption).where(PromotionRedemption.order_id == order.id)
+                .values(once_key=order.email.strip().lower(), once_user_id=order.user_id)
+                .execution_options(synchronize_session=False))
+    except IntegrityError:
+        log.warning("once-per-customer code used twice: a cancelled order paid late",
+                    extra={"order_id": order.id, "promotion_id": promotion_id})
 
 
 def _mark_used(session: Session, order_id: int, status: str) -> list[int]:

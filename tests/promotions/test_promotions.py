@@ -384,6 +384,44 @@ def test_an_order_paid_after_it_was_cancelled_takes_its_use_back_if_one_is_left(
     assert statuses == ["used", "held"]
 
 
+def test_a_once_per_customer_use_paid_late_holds_the_customers_key_again(
+    client, db_session, admin
+):
+    create(client, admin, code="WELCOME", once_per_customer=True)
+    variant = make_variant(db_session, stock=10)
+    first, second = (make_cart(db_session, [(variant, 1)]) for _ in range(2))
+    for cart in (first, second):
+        apply(client, cart.id, "WELCOME")
+    late = place(db_session, first).order
+    orders.cancel_unpaid(session=db_session, order_id=late.id, reason="reservation_expired")
+    orders.mark_paid(session=db_session, order_id=late.id, amount_received=late.total_amount,
+                     reference="pi_late")
+    db_session.commit()
+    refused = client.post(f"/api/v1/carts/{second.id}/checkout", json={
+        "email": "guest@example.com", "shipping_method": "click-and-collect"})
+    assert_problem(refused, 409, "promotion_already_used")
+
+
+def test_a_late_payment_after_the_customer_used_the_code_again_keeps_both_orders(
+    db_session, admin, client
+):
+    create(client, admin, code="WELCOME", once_per_customer=True)
+    variant = make_variant(db_session, stock=10)
+    first, second = (make_cart(db_session, [(variant, 1)]) for _ in range(2))
+    for cart in (first, second):
+        apply(client, cart.id, "WELCOME")
+    late = place(db_session, first).order
+    orders.cancel_unpaid(session=db_session, order_id=late.id, reason="reservation_expired")
+    other = place(db_session, second).order  # the released use, taken by the same customer
+    orders.mark_paid(session=db_session, order_id=late.id, amount_received=late.total_amount,
+                     reference="pi_late")
+    keys = dict(db_session.execute(select(PromotionRedemption.order_id,
+                                          PromotionRedemption.once_key)).all())
+    assert keys == {late.id: None, other.id: "guest@example.com"}
+    db_session.refresh(late)
+    assert late.status == "paid"
+
+
 def test_a_once_per_customer_code_goes_once_to_each_address(client, db_session, admin):
     assert create(client, admin, code="WELCOME", once_per_customer=True).json[
         "once_per_customer"] is True
