@@ -11,6 +11,7 @@ from shop.admin.models import OrderRefund
 from shop.db import Base, utcnow
 from shop.money import Money
 from shop.orders.models import Order, OrderLine
+from shop.payments.models import Refund
 
 RETURN_STATUSES = ("requested", "received", "refunded", "rejected", "withdrawn")
 OPEN_STATUSES = ("requested", "received")
@@ -52,9 +53,22 @@ class OrderReturn(Base):
     def estimated_refund(self) -> Money:
         return self.order.money(self.estimated_refund_amount)
 
+    card_refund: Mapped[Refund | None] = relationship(
+        secondary="order_refunds", primaryjoin="OrderReturn.refund_id == OrderRefund.id",
+        secondaryjoin="OrderRefund.payment_refund_id == Refund.id", viewonly=True)
+
+    @property
+    def card_refund_failed(self) -> bool:
+        """The bank sent the card part of its refund back (the order is flagged for staff)."""
+        return self.card_refund is not None and not self.card_refund.counts
+
     @property
     def refunded(self) -> Money | None:
-        return self.order.money(self.refund.amount) if self.refund else None
+        """What its refund paid back: not a card part the bank sent back."""
+        if self.refund is None:
+            return None
+        failed = self.refund.card_amount if self.card_refund_failed else 0
+        return self.order.money(self.refund.amount - failed)
 
 
 class OrderReturnLine(Base):
@@ -75,4 +89,5 @@ def returns_with_details() -> Select:
     """Returns with their order, lines and refund loaded (one query each), as views show them."""
     return select(OrderReturn).options(
         selectinload(OrderReturn.order), selectinload(OrderReturn.refund),
+        selectinload(OrderReturn.card_refund),
         selectinload(OrderReturn.lines).selectinload(OrderReturnLine.order_line))

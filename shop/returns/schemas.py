@@ -45,7 +45,11 @@ class ReturnSchema(ma.Schema):
     estimated_refund = money_field(required=True, metadata={
         "description": "What the lines come to at the price paid (after any discount)"})
     refunded = money_field(required=True, allow_none=True, metadata={
-        "description": "What was refunded, once it was"})
+        "description": "What its refund paid back, once it was refunded (without a card part "
+                       "the bank sent back)"})
+    card_refund_failed = ma.fields.Boolean(required=True, metadata={
+        "description": "The bank sent the card part of the refund back: the clinic has been "
+                       "told and will refund it another way"})
     created_at = UtcDateTime(required=True)
     received_at = UtcDateTime(required=True, allow_none=True)
     closed_at = UtcDateTime(required=True, allow_none=True)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from shop.orders.models import OrderEvent
 from tests.admin.factories import make_variant
+from tests.fixtures.stripe import CARD_OK
 
 RETURNS = "/api/v1/orders/{order_id}/returns"
 ADMIN = "/api/v1/admin/returns"
@@ -15,7 +16,8 @@ ADMIN = "/api/v1/admin/returns"
 
 def dispatched_order(client, db_session, localstripe, staff, *, quantity: int = 2,
                      price: int = 1100, headers: dict | None = None,
-                     completed: bool = True, voucher: bool = False, sent: bool = False) -> dict:
+                     completed: bool = True, voucher: bool = False, sent: bool = False,
+                     card: str = CARD_OK) -> dict:
     """An order paid on localstripe, then marked ready for collection (or `sent` by post),
     and collected or delivered (`completed`)."""
     variant = make_variant(db_session, price=price, stock=10)
@@ -29,7 +31,7 @@ def dispatched_order(client, db_session, localstripe, staff, *, quantity: int = 
             "voucher": {"recipient_name": "Lara", "recipient_email": "lara@example.com"}})
     body = client.post(f"/api/v1/carts/{cart_id}/checkout", headers=headers, json={
         "email": "buyer@example.com", "shipping_method": "click-and-collect"}).json
-    localstripe.pay(body["payment"]["client_secret"])
+    localstripe.pay(body["payment"]["client_secret"], card=card)
     token = body.get("access_token")
     query = f"?access_token={token}" if token else ""
     synced = client.post(f"/api/v1/orders/{body['order']['id']}/sync{query}",

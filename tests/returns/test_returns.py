@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -14,7 +15,8 @@ from shop.orders.models import Order
 from shop.returns.models import OrderReturn
 from tests.admin.factories import refund
 from tests.fixtures.auth import bearer_for, make_user
-from tests.payments.helpers import customer_email
+from tests.fixtures.stripe import CARD_REFUND_FAILS
+from tests.payments.helpers import customer_email, post_event, stripe_event
 from tests.returns.factories import ADMIN, RETURNS, age_event, ask, dispatched_order
 
 
@@ -228,3 +230,25 @@ def test_a_customers_returns_are_exported_and_their_words_go_with_the_account(
     kept = db_session.get(OrderReturn, returned["id"])
     db_session.refresh(kept)
     assert kept.note == "" and kept.status == "requested"
+
+
+def test_a_return_whose_card_refund_the_bank_sent_back_says_so(
+        client, staff, admin, db_session, use_localstripe):
+    order = dispatched_order(client, db_session, use_localstripe, staff,
+                             card=CARD_REFUND_FAILS)
+    returned = ask(client, order).json
+    refunded = client.post(f"{ADMIN}/{returned['id']}/refund", json={}, headers=admin.headers)
+    assert refunded.json["refunded"] == money(1100)
+    assert refunded.json["card_refund_failed"] is False
+    stripe_id = client.get(f"/api/v1/admin/orders/{order['id']}", headers=staff.headers).json[
+        "payments"][0]["refunds"][0]["stripe_refund_id"]
+    deadline = time.monotonic() + 5
+    while not [event for event in use_localstripe.events("refund.failed")
+               if event["data"]["object"]["id"] == stripe_id]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    post_event(client, stripe_event(use_localstripe, "refund.failed", stripe_id),
+               "whsec_test_secret")
+    [shown] = overview(client, order)["items"]
+    assert (shown["status"], shown["card_refund_failed"], shown["refunded"]) == (
+        "refunded", True, money(0))
