@@ -126,6 +126,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "EMAIL_VERIFY_DAYS": _int(env, "EMAIL_VERIFY_DAYS", 7),
         # the storefront's page confirming an address, {token} standing for the token
         "EMAIL_VERIFY_URL": env.get("EMAIL_VERIFY_URL", ""),
+        "MARKETING_UNSUBSCRIBE_URL": env.get("MARKETING_UNSUBSCRIBE_URL", ""),
+        "UNSUBSCRIBE_RATE_LIMIT": env.get("UNSUBSCRIBE_RATE_LIMIT", "10 per minute"),  # per IP
         "EMAIL_VERIFY_RATE_LIMIT": env.get("EMAIL_VERIFY_RATE_LIMIT",
                                            "3 per hour;10 per day"),  # per IP
         "EMAIL_VERIFY_CONFIRM_RATE_LIMIT": env.get("EMAIL_VERIFY_CONFIRM_RATE_LIMIT",

@@ -9,6 +9,7 @@ from shop.accounts import (
     addresses,
     email_change,
     export,
+    marketing,
     password_reset,
     schemas,
     services,
@@ -146,6 +147,22 @@ def verify_email(args):
     user = verification.confirm(session=db.session, **args)
     db.session.commit()
     return {"email": user.email, "email_verified": True}
+
+
+@auth_blp.route("/unsubscribe", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("UNSUBSCRIBE_RATE_LIMIT")
+@auth_blp.arguments(schemas.UnsubscribeSchema)
+@auth_blp.response(200, schemas.UnsubscribedSchema)
+@auth_blp.alt_response(400, description="invalid_unsubscribe_token: tampered, or the "
+                                        "account's address changed since")
+@auth_blp.alt_response(429, description="Too many attempts")
+def unsubscribe(args):
+    """Leave the marketing list with the token from a marketing email's link (signed in or
+    not): the account's marketing consent is turned off and marketing still queued dropped."""
+    marketing.unsubscribe(session=db.session, **args)
+    db.session.commit()
+    return {"marketing_consent": False}
 
 
 @auth_blp.route("/logout", methods=["POST"])

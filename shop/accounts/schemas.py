@@ -196,6 +196,15 @@ class VerificationSentSchema(ma.Schema):
     detail = ma.fields.String(required=True)
 
 
+class UnsubscribeSchema(ma.Schema):
+    token = ma.fields.String(required=True, load_only=True, validate=Length(min=1, max=500),
+                             metadata={"description": "From the link in a marketing email"})
+
+
+class UnsubscribedSchema(ma.Schema):
+    marketing_consent = ma.fields.Boolean(required=True, metadata={"description": "Now false"})
+
+
 class EmailVerifiedSchema(ma.Schema):
     email = ma.fields.String(required=True)
     email_verified = ma.fields.Boolean(required=True)

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import Select, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased, lazyload
 
+from shop.accounts import marketing
 from shop.accounts import services as accounts
 from shop.accounts.models import User
 from shop.carts import pricing, services
@@ -117,7 +118,8 @@ def _remind(session: Session, cart: Cart, user: User, now: datetime) -> bool:
     lines = [line for line in services.price(cart).lines if not GONE & set(line.problems)]
     if not lines:
         return False
-    subject, text, html = reminder(user, lines, cart_link(cart.id))
+    subject, text, html = reminder(user, lines, cart_link(cart.id),
+                                   marketing.unsubscribe_link(user))
     notifications.enqueue_email(
         session=session, to=user.email, subject=subject, text=text, html=html,
         dedupe_key=f"{DEDUPE_PREFIX}{cart.id}:{as_utc(cart.updated_at).isoformat()}")
@@ -133,8 +135,8 @@ def cart_link(cart_id: str) -> str | None:
     return template.replace(CART_ID_PLACEHOLDER, cart_id) if template else None
 
 
-def reminder(user: User, lines: list[pricing.PricedLine],
-             link: str | None) -> tuple[str, str, str]:
+def reminder(user: User, lines: list[pricing.PricedLine], link: str | None,
+             unsubscribe: str | None = None) -> tuple[str, str, str]:
     """(subject, text, html) of the email: the lines at today's prices, where to find the
     cart, and how to stop such emails. No discount: it is a reminder, not an offer."""
     items = [_item(line) for line in lines]
@@ -145,7 +147,8 @@ def reminder(user: User, lines: list[pricing.PricedLine],
         f"See your cart: {link}" if link else "Sign in to the shop to see your cart.",
         "Prices and stock can change until you check out.",
         "You get emails like this because you agreed to hear from GLOW Clinic. To stop them, "
-        "turn off marketing emails in your account.",
+        "turn off marketing emails in your account"
+        + (f" or open this link: {unsubscribe}" if unsubscribe else "."),
     ]
     return ("You left something in your GLOW Clinic cart",
             *letter("Your cart is waiting", paragraphs, items, closing))

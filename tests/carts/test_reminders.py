@@ -4,13 +4,16 @@ no longer be bought; once per cart until it changes, and once per customer per g
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
 
+from shop.accounts import marketing
 from shop.accounts import services as accounts
 from shop.carts import jobs, reminders
 from shop.carts import services as carts
@@ -21,6 +24,7 @@ from shop.inventory import services as inventory
 from shop.notifications import services as notifications
 from shop.notifications.models import OutboxEmail
 from shop.worker import load_jobs, run_job
+from tests.accounts.test_api import assert_problem
 from tests.carts.factories import make_cart, make_variant, place_order
 from tests.fixtures.auth import make_user
 
@@ -112,6 +116,42 @@ def test_a_queued_reminder_is_not_sent_once_the_customer_withdraws(db_session, w
     assert emails(db_session) == []
     assert db_session.scalar(select(OutboxEmail).where(
         OutboxEmail.dedupe_key == f"not-marketing:{user.id}")) is not None
+
+
+def test_the_reminder_carries_a_link_that_unsubscribes(app, client, db_session,
+                                                       monkeypatch):
+    monkeypatch.setitem(app.config, "MARKETING_UNSUBSCRIBE_URL",
+                        "https://app.example/unsubscribe?t={token}")
+    user = customer(db_session)
+    idle_cart(db_session, user)
+    assert run(db_session) == 1
+    [email] = emails(db_session)
+    token = unquote(re.search(r"https://app\.example/unsubscribe\?t=(\S+)", email.text)[1])
+    assert "open this link" in email.html
+    db_session.commit()
+    assert_problem(client.post("/api/v1/auth/unsubscribe", json={"token": token + "x"}), 400,
+                   "invalid_unsubscribe_token")
+    for _ in range(2):  # harmless twice
+        left = client.post("/api/v1/auth/unsubscribe", json={"token": token})
+        assert left.status_code == 200 and left.json == {"marketing_consent": False}
+    db_session.expire_all()
+    assert db_session.get(type(user), user.id).marketing_consent is False
+    assert emails(db_session) == []  # the reminder still queued went with it
+
+
+def test_an_unsubscribe_link_for_an_address_the_account_left_does_nothing(
+        app, client, db_session, monkeypatch):
+    monkeypatch.setitem(app.config, "MARKETING_UNSUBSCRIBE_URL", "https://app.example/u/{token}")
+    user = customer(db_session)
+    with app.test_request_context():
+        link = marketing.unsubscribe_link(user)
+    user.email = "new.address@example.com"
+    db_session.commit()
+    token = unquote(link.rsplit("/", 1)[1])
+    assert_problem(client.post("/api/v1/auth/unsubscribe", json={"token": token}), 400,
+                   "invalid_unsubscribe_token")
+    db_session.expire_all()
+    assert db_session.get(type(user), user.id).marketing_consent is True
 
 
 def test_without_cart_url_the_email_says_to_sign_in(db_session):
