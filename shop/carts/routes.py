@@ -3,6 +3,7 @@
 from flask import request
 
 from shop.accounts.auth import access, current_user
+from shop.accounts.export import register_personal_data
 from shop.api import Blueprint
 from shop.carts import reminders, reorder, schemas, services
 from shop.extensions import db
@@ -14,6 +15,7 @@ from shop.orders.schemas import OrderQuerySchema
 blp = Blueprint("carts", __name__, url_prefix="/api/v1",
                 description="Carts, priced from the catalogue on every read")
 reminders.register_hooks()
+register_personal_data("carts", export=services.export_carts, erase=services.forget_account)
 # An instance: given the class, webargs builds the schema (deep-copying its fields) per request
 ITEM_CREATE = schemas.CartItemCreateSchema()
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, exists, inspect, or_, select, update
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shop.accounts.models import User
@@ -347,3 +347,21 @@ def purge_abandoned(*, session: Session, now: datetime, limit: int = 500) -> int
     if ids:
         session.execute(delete(Cart).where(Cart.id.in_(ids)))
     return len(ids)
+
+
+def export_carts(*, session: Session, user: User) -> list[dict]:
+    """The account's carts in its data export: what is in them and when it was reminded."""
+    carts = session.scalars(select(Cart).where(Cart.user_id == user.id)
+                            .options(selectinload(Cart.items).selectinload(CartItem.variant))
+                            .order_by(Cart.created_at, Cart.id))
+    return [{"status": cart.status, "created_at": cart.created_at.isoformat(),
+             "updated_at": cart.updated_at.isoformat(),
+             "reminded_at": cart.reminded_at.isoformat() if cart.reminded_at else None,
+             "items": [{"sku": item.variant.sku, "quantity": item.quantity}
+                       for item in cart.items]} for cart in carts]
+
+
+def forget_account(*, session: Session, user: User) -> None:
+    """The account's carts go with it (placed orders keep their own lines)."""
+    session.execute(delete(Cart).where(Cart.user_id == user.id)
+                    .execution_options(synchronize_session=False))

@@ -26,7 +26,7 @@ from shop.notifications.models import OutboxEmail
 from shop.worker import load_jobs, run_job
 from tests.accounts.test_api import assert_problem
 from tests.carts.factories import make_cart, make_variant, place_order
-from tests.fixtures.auth import make_user
+from tests.fixtures.auth import bearer_for, make_user
 
 SUBJECT = "You left something in your GLOW Clinic cart"
 STOP = "turn off marketing emails in your account"
@@ -323,3 +323,17 @@ def test_two_workers_at_once_send_one_reminder(pooled_app, monkeypatch):
     with race_app.app_context():
         assert len(emails(db.session, address)) == 1
         db.session.remove()
+
+
+def test_carts_are_in_the_export_and_go_with_the_account(client, db_session):
+    user = customer(db_session)
+    headers = bearer_for(db_session, user)
+    cart_id = idle_cart(db_session, user).id
+    assert run(db_session) == 1
+    db_session.commit()
+    [exported] = client.get("/api/v1/me/export", headers=headers).json["carts"]
+    assert exported["status"] == "open" and exported["reminded_at"] is not None
+    assert exported["items"][0]["quantity"] == 1
+    assert client.delete("/api/v1/me", headers=headers).status_code == 204
+    db_session.expire_all()
+    assert db_session.get(Cart, cart_id) is None
