@@ -4,6 +4,7 @@ for it, and posting them to the webhook signed as Stripe signs them."""
 from __future__ import annotations
 
 import json
+import time
 
 from sqlalchemy import func, select
 
@@ -54,6 +55,19 @@ def post_event(client, event: dict | bytes, secret: str, *, signature: str | Non
 
 def post_new_event(client, type_: str, obj: dict, secret: str):
     return post_event(client, event_body(type_, obj), secret)
+
+
+def bank_sends_refund_back(client, localstripe, stripe_refund_id: str, secret: str) -> None:
+    """Wait for localstripe's refund.failed of a refund to the refund-fails test card (it
+    fails a moment after it is made) and deliver it to the app."""
+    deadline = time.monotonic() + 5
+    while not [event for event in localstripe.events("refund.failed")
+               if event["data"]["object"]["id"] == stripe_refund_id]:
+        assert time.monotonic() < deadline, "localstripe sent no refund.failed"
+        time.sleep(0.1)
+    response = post_event(client, stripe_event(localstripe, "refund.failed", stripe_refund_id),
+                          secret)
+    assert response.status_code == 200, response.get_data(as_text=True)
 
 
 def reload_order(session, order_id: int) -> Order:

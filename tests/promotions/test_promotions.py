@@ -384,9 +384,9 @@ def test_an_order_paid_after_it_was_cancelled_takes_its_use_back_if_one_is_left(
     assert statuses == ["used", "held"]
 
 
-def test_a_once_per_customer_use_paid_late_holds_the_customers_key_again(
-    client, db_session, admin
-):
+def welcome_used_then_given_up(client, db_session, admin):
+    """A once-per-customer code used by an order that was then cancelled unpaid (its use
+    given back), and another cart of the same customer holding the code."""
     create(client, admin, code="WELCOME", once_per_customer=True)
     variant = make_variant(db_session, stock=10)
     first, second = (make_cart(db_session, [(variant, 1)]) for _ in range(2))
@@ -394,6 +394,13 @@ def test_a_once_per_customer_use_paid_late_holds_the_customers_key_again(
         apply(client, cart.id, "WELCOME")
     late = place(db_session, first).order
     orders.cancel_unpaid(session=db_session, order_id=late.id, reason="reservation_expired")
+    return late, second
+
+
+def test_a_once_per_customer_use_paid_late_holds_the_customers_key_again(
+    client, db_session, admin
+):
+    late, second = welcome_used_then_given_up(client, db_session, admin)
     orders.mark_paid(session=db_session, order_id=late.id, amount_received=late.total_amount,
                      reference="pi_late")
     db_session.commit()
@@ -405,13 +412,7 @@ def test_a_once_per_customer_use_paid_late_holds_the_customers_key_again(
 def test_a_late_payment_after_the_customer_used_the_code_again_keeps_both_orders(
     db_session, admin, client
 ):
-    create(client, admin, code="WELCOME", once_per_customer=True)
-    variant = make_variant(db_session, stock=10)
-    first, second = (make_cart(db_session, [(variant, 1)]) for _ in range(2))
-    for cart in (first, second):
-        apply(client, cart.id, "WELCOME")
-    late = place(db_session, first).order
-    orders.cancel_unpaid(session=db_session, order_id=late.id, reason="reservation_expired")
+    late, second = welcome_used_then_given_up(client, db_session, admin)
     other = place(db_session, second).order  # the released use, taken by the same customer
     orders.mark_paid(session=db_session, order_id=late.id, amount_received=late.total_amount,
                      reference="pi_late")
