@@ -261,6 +261,11 @@ class Variant(Base):
         return self.stock_level.available if self.stock_level else 0
 
     @property
+    def archived(self) -> bool:
+        """Never sold or restocked again: taken off sale itself, or its product archived."""
+        return not self.is_active or self.product.status == "archived"
+
+    @property
     def in_stock(self) -> bool:
         return self.available_units > 0
 

@@ -63,6 +63,29 @@ def test_low_and_out_filters(client, staff, db_session):
         "/api/v1/admin/stock", headers=staff.headers).json["total"]
 
 
+def test_archived_filter_and_flag(client, staff, db_session):
+    """An archived variant, or every variant of an archived product, still shows its stock
+    (it is counted out in a stocktake) but can be left out of the list or listed alone."""
+    brush = db_session.scalar(select(Variant).where(Variant.sku == SKU)).product
+    brush.status = "archived"
+    soft_head = db_session.scalar(select(Variant).where(Variant.sku == "GLW-BRUSH-SOFT-HEAD"))
+    soft_head.is_active = False
+    db_session.flush()
+    archived_skus = {variant.sku for variant in brush.variants} | {"GLW-BRUSH-SOFT-HEAD"}
+
+    def listed(query: str) -> dict[str, bool]:
+        body = client.get(f"/api/v1/admin/stock?sku=GLW-BRUSH&per_page=100{query}",
+                          headers=staff.headers).json
+        return {item["sku"]: item["archived"] for item in body["items"]}
+
+    everything = listed("")
+    assert {sku for sku, archived in everything.items() if archived} == archived_skus
+    assert set(listed("&archived=true")) == archived_skus
+    live = listed("&archived=false")
+    assert "GLW-BRUSH-SOFT" in live and not set(live) & archived_skus
+    assert set(live) | archived_skus == set(everything)
+
+
 def test_stock_list_as_csv(client, staff):
     for request in ({"headers": {**staff.headers, "Accept": "text/csv"}, "query": ""},
                     {"headers": staff.headers, "query": "&format=csv"}):

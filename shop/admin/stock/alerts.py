@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.admin.models import LowStockAlert
+from shop.admin.stock.services import archived_sku, stock_available
 from shop.catalogue.models import Product, Variant
 from shop.db import is_postgresql
 from shop.inventory.models import StockLevel
 from shop.notifications import services as notifications
 
 log = logging.getLogger(__name__)
-stock_available = StockLevel.on_hand - StockLevel.reserved
 
 
 def alert_recipients(*, session: Session, configured: str = "") -> list[str]:
@@ -80,8 +80,7 @@ def send_low_stock_alerts(*, session: Session, now: datetime, recipients: list[s
                StockLevel.low_stock_threshold.label("threshold"))
         .join(Variant, Variant.id == StockLevel.variant_id)
         .join(Product, Product.id == Variant.product_id)
-        .where(stock_available < StockLevel.low_stock_threshold, Variant.is_active,
-               Product.status != "archived",
+        .where(stock_available < StockLevel.low_stock_threshold, ~archived_sku,
                ~exists().where(LowStockAlert.variant_id == StockLevel.variant_id))
         .order_by(Variant.sku)
     ).all()

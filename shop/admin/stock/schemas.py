@@ -24,6 +24,8 @@ class StockItemSchema(ma.Schema):
     waiting = ma.fields.Integer(required=True, metadata={
         "description": "Customers waiting for a back-in-stock email about this SKU"})
     is_active = ma.fields.Boolean(attribute="variant.is_active")
+    archived = ma.fields.Boolean(attribute="variant.archived", required=True, metadata={
+        "description": "The variant or its product is archived: never sold or restocked again"})
     updated_at = UtcDateTime()
 
 
@@ -34,6 +36,9 @@ class StockQuerySchema(AdminListArgsSchema):
     )
     low = ma.fields.Boolean(metadata={"description": "Available below the low-stock threshold"})
     out = ma.fields.Boolean(metadata={"description": "Nothing available"})
+    archived = ma.fields.Boolean(metadata={
+        "description": "Archived SKUs only (true) or those still sold or to be sold (false): a "
+                       "variant taken off sale, or any variant of an archived product"})
 
 
 class MovementSchema(ma.Schema):

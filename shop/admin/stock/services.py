@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, with_expression
 
 from shop.accounts.models import User
@@ -28,10 +28,14 @@ waiting_customers = (
                                BackInStockRequest.notified_at.is_(None))
     .correlate(StockLevel).scalar_subquery()
 )
+# An archived variant, or any variant of an archived product, is never sold or restocked again:
+# the start page and the low-stock alert leave it out, and staff lists can (it still holds its
+# stock until counted out). A draft product's SKUs are not archived: they are stocked before launch.
+archived_sku = or_(Variant.is_active.is_(False), Product.status == "archived")
 
 
 def stock_query(*, sku: str | None = None, low: bool | None = None,
-                out: bool | None = None) -> Select:
+                out: bool | None = None, archived: bool | None = None) -> Select:
     stmt = (
         select(StockLevel)
         .join(StockLevel.variant).join(Variant.product)
@@ -45,6 +49,8 @@ def stock_query(*, sku: str | None = None, low: bool | None = None,
         stmt = stmt.where(below if low else ~below)
     if out is not None:
         stmt = stmt.where(stock_available <= 0 if out else stock_available > 0)
+    if archived is not None:
+        stmt = stmt.where(archived_sku if archived else ~archived_sku)
     return stmt.order_by(Variant.sku)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shop.admin.stock.services import stock_available
+from shop.admin.stock.services import archived_sku, stock_available
 from shop.back_in_stock.models import BackInStockRequest
 from shop.catalogue.models import Product, Variant
 from shop.db import utcnow
@@ -33,7 +33,7 @@ def _stock_counts(session: Session) -> dict[str, Any]:
                count().filter(stock_available <= 0).label("out"))
         .join(Variant, Variant.id == StockLevel.variant_id)
         .join(Product, Product.id == Variant.product_id)
-        .where(Variant.is_active, Product.status != "archived")).one()
+        .where(~archived_sku)).one()
     return dict(row._mapping)
 
 
