@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import secrets
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -138,19 +139,32 @@ def _queue_voucher_email(session: Session, voucher: Voucher, *, send_at: datetim
     return True
 
 
-def queue_delivery(*, session: Session, voucher: Voucher, now: datetime | None = None) -> bool:
-    """Queue the voucher email (with its PDF) for the recipient, on the chosen day; once."""
+def delivery_key(voucher: Voucher) -> str:
+    return f"voucher-delivery:{voucher.id}"
+
+
+def resend_key_prefix(voucher: Voucher) -> str:
+    return f"voucher-resend:{voucher.id}:"
+
+
+def queue_delivery(*, session: Session, voucher: Voucher, now: datetime | None = None,
+                   send_at: datetime | None = None) -> bool:
+    """Queue the voucher email (with its PDF) for the recipient, on the chosen day (or at
+    `send_at`, a delivery staff re-addressed); once."""
     return _queue_voucher_email(
-        session, voucher, send_at=send_after(voucher.send_on, now or utcnow()),
-        dedupe_key=f"voucher-delivery:{voucher.id}",
+        session, voucher, send_at=send_at or send_after(voucher.send_on, now or utcnow()),
+        dedupe_key=delivery_key(voucher),
     )
 
 
-def queue_resend(*, session: Session, voucher: Voucher, now: datetime | None = None) -> bool:
-    """Send it again now; repeated clicks within the same minute send one email."""
+def queue_resend(*, session: Session, voucher: Voucher, now: datetime | None = None,
+                 every_time: bool = False) -> bool:
+    """Send it again now; repeated clicks within the same minute send one email, unless
+    `every_time` (staff, who may have just corrected the address or replaced the code)."""
     now = now or utcnow()
+    click = secrets.token_hex(8) if every_time else f"{now:%Y%m%d%H%M}"
     return _queue_voucher_email(
-        session, voucher, send_at=None, dedupe_key=f"voucher-resend:{voucher.id}:{now:%Y%m%d%H%M}"
+        session, voucher, send_at=None, dedupe_key=f"{resend_key_prefix(voucher)}{click}"
     )
 
 

@@ -9,13 +9,13 @@ from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
 from shop.carts import schemas as cart_schemas
 from shop.carts import services as carts
-from shop.csvio import documents_csv, items_csv, wants_csv
+from shop.csvio import documents_csv, items_csv, page_or_csv, wants_csv
 from shop.db import utcnow
 from shop.extensions import db
 from shop.idempotency import idempotent
 from shop.orders import services as orders
 from shop.orders.routes import ORDER_TOKEN_HEADER
-from shop.vouchers import checkout, clinic, delivery, reports, schemas, services
+from shop.vouchers import checkout, clinic, delivery, reports, schemas, services, staff
 from shop.vouchers.models import Voucher
 
 blp = Blueprint("vouchers", __name__, url_prefix="/api/v1", description="Gift vouchers")
@@ -33,15 +33,19 @@ def public_view(voucher: Voucher) -> dict:
     }
 
 
-def admin_view(voucher: Voucher) -> dict:
+def summary_view(voucher: Voucher) -> dict:
     return {
         **{name: getattr(voucher, name) for name in (
             "id", "code_last4", "kind", "treatment", "initial_value", "balance", "held",
             "available", "expires_at", "frozen", "recipient_name", "recipient_email",
-            "send_on", "order_id", "created_at")},
+            "purchaser_email", "send_on", "order_id", "created_at")},
         "status": services.effective_status(voucher),
-        "ledger": services.ledger(session=db.session, voucher=voucher),
     }
+
+
+def admin_view(voucher: Voucher) -> dict:
+    return {**summary_view(voucher),
+            "ledger": services.ledger(session=db.session, voucher=voucher)}
 
 
 @blp.after_request
@@ -59,6 +63,38 @@ def _never_cache(response: Response) -> Response:
 def lookup_voucher(code: str):
     """Look up a voucher by its code: kind, treatment or balance, expiry and status."""
     return public_view(services.get_by_code(session=db.session, code=code))
+
+
+@blp.route("/admin/vouchers")
+@access("staff")
+@blp.arguments(schemas.VoucherListArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.VoucherPageSchema)
+@documents_csv
+def list_vouchers(page: int, per_page: int, format: str | None = None, **filters):
+    """Staff: find vouchers by the buyer's or recipient's email or name, the code's last four
+    characters, status, kind, order or expiry; newest first (JSON, or CSV rows)."""
+    return page_or_csv(session=db.session, stmt=staff.list_query(**filters), page=page,
+                       per_page=per_page, format=format, schema=schemas.VoucherSummarySchema(),
+                       filename="vouchers", item=lambda row: summary_view(row[0]))
+
+
+@blp.route("/admin/vouchers/<int:voucher_id>/resend", methods=["POST"])
+@access("staff")
+@idempotent
+@blp.arguments(schemas.StaffResendSchema)
+@blp.response(202, schemas.StaffResendResultSchema)
+@blp.alt_response(404, description="No such voucher")
+@blp.alt_response(409, description="`voucher_not_active` (void, redeemed or expired), or "
+                  "`voucher_held` (a new code while an unpaid order holds part of it)")
+@blp.alt_response(422, description="No address to send it to")
+def staff_resend_voucher(data: dict, voucher_id: int):
+    """Staff: send a voucher email again, to a corrected recipient if given (a delivery booked
+    for a later day keeps its day unless `send_now`), with a fresh code if asked. Audited."""
+    result = staff.resend(session=db.session, voucher_id=voucher_id, staff=current_user(),
+                          **data)
+    db.session.commit()
+    return {"voucher": summary_view(result.voucher), "sent_to": result.sent_to,
+            "send_after": result.send_after, "code_replaced": result.code_replaced}
 
 
 @blp.route("/admin/vouchers/<code>")

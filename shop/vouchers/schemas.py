@@ -2,9 +2,10 @@
 
 import marshmallow as ma
 
+from shop.admin.schemas import AdminListArgsSchema
 from shop.csvio import FormatArgsSchema
 from shop.db import as_utc
-from shop.schemas import money_field
+from shop.schemas import money_field, page_schema
 from shop.vouchers.models import KINDS, STATUSES, TRANSACTION_KINDS
 
 
@@ -52,8 +53,8 @@ class VoucherTransactionSchema(ma.Schema):
     created_at = UtcDateTime(required=True)
 
 
-class VoucherAdminSchema(ma.Schema):
-    """Staff screen: the voucher (last four characters of the code only) and its ledger."""
+class VoucherSummarySchema(ma.Schema):
+    """A voucher as staff lists show it: the last four characters of the code only."""
 
     id = ma.fields.Integer(required=True)
     code_last4 = ma.fields.String(required=True)
@@ -68,10 +69,55 @@ class VoucherAdminSchema(ma.Schema):
     frozen = ma.fields.Boolean(required=True)
     recipient_name = ma.fields.String()
     recipient_email = ma.fields.String(allow_none=True)
+    purchaser_email = ma.fields.String(allow_none=True)
     send_on = ma.fields.Date(allow_none=True)
     order_id = ma.fields.Integer(allow_none=True)
     created_at = UtcDateTime(required=True)
+
+
+class VoucherAdminSchema(VoucherSummarySchema):
+    """Staff screen: the voucher (last four characters of the code only) and its ledger."""
+
     ledger = ma.fields.List(ma.fields.Nested(VoucherTransactionSchema))
+
+
+VoucherPageSchema = page_schema(VoucherSummarySchema, "VoucherPage")
+
+
+class VoucherListArgsSchema(AdminListArgsSchema):
+    q = ma.fields.String(validate=ma.validate.Length(min=1, max=254), metadata={
+        "description": "Part of the buyer's or recipient's email, or the recipient's name"})
+    last4 = ma.fields.String(validate=ma.validate.Length(min=4, max=4), metadata={
+        "description": "The code's last four characters, as emails and receipts show them"})
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES), metadata={
+        "description": "As shown: an active voucher past its expiry is expired"})
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    order_id = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**31 - 1),
+                                 metadata={"description": "Bought by this order"})
+    expires_before = ma.fields.Date(metadata={"description": "Expiring before this UTC day"})
+
+
+class StaffResendSchema(ma.Schema):
+    """Send a voucher again; to a corrected recipient, with a fresh code if the first email
+    went to the wrong person."""
+
+    recipient_email = ma.fields.Email(validate=ma.validate.Length(max=254))
+    recipient_name = ma.fields.String(validate=ma.validate.Length(max=200))
+    new_code = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Replace the code: the old one stops working, and carts it was applied "
+                       "to lose it (409 `voucher_held` while an unpaid order holds part of it)"})
+    send_now = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Send now even though the delivery is booked for a later day"})
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=500),
+                            metadata={"description": "Why, for the audit log"})
+
+
+class StaffResendResultSchema(ma.Schema):
+    voucher = ma.fields.Nested(VoucherSummarySchema, required=True)
+    sent_to = ma.fields.String(required=True)
+    send_after = UtcDateTime(allow_none=True, required=True, metadata={
+        "description": "The booked delivery day it keeps; null: sent as soon as the worker runs"})
+    code_replaced = ma.fields.Boolean(required=True)
 
 
 class RedemptionSchema(ma.Schema):

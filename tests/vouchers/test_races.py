@@ -139,3 +139,38 @@ def test_paid_reported_twice_at_once_issues_each_voucher_once(app, committed):
         bought = purchases.bought_by(session=db.session, order_id=order_id)
         assert sorted(v.kind for v in bought) == ["money", "treatment"]
         db.session.remove()
+
+
+def test_two_staff_sending_fresh_codes_at_once_leave_one_valid_email(app, app_config, committed):
+    """Two staff replace a voucher's code and send it at the same moment: the voucher row's
+    lock puts them in turn, and the second withdraws the first's unsent email, so exactly one
+    email waits, to the last address given, with the code that works."""
+    from shop.notifications import sealing
+    from shop.notifications.models import OutboxEmail
+    from shop.vouchers import codes, delivery, services
+
+    vouchers, staff, _sku = _committed_setup(
+        app, lambda s: issue_money(s, 5000, recipient_email="typo@exmaple.com"))
+    with serve_app(app_config) as base, ThreadPoolExecutor(max_workers=2) as pool:
+        for voucher_id, _code in vouchers:
+            barrier = threading.Barrier(2)
+
+            def resend(headers: dict, to: str, barrier=barrier, voucher_id=voucher_id) -> int:
+                barrier.wait()
+                return requests.post(
+                    f"{base}/api/v1/admin/vouchers/{voucher_id}/resend", headers=headers,
+                    json={"recipient_email": to, "new_code": True}, timeout=30).status_code
+
+            sent = [pool.submit(resend, headers, f"staff{n}@example.com")
+                    for n, headers in enumerate(staff)]
+            assert [future.result() for future in sent] == [202, 202]
+            with app.app_context():
+                voucher = db.session.get(Voucher, voucher_id)
+                waiting = db.session.scalars(select(OutboxEmail).where(
+                    OutboxEmail.status == "pending",
+                    OutboxEmail.dedupe_key.startswith(delivery.resend_key_prefix(voucher)))).all()
+                assert len(waiting) == 1
+                assert waiting[0].to == voucher.recipient_email
+                text = sealing.content_of(waiting[0]).text
+                assert codes.display(services.code_for(voucher)) in text
+                db.session.remove()
