@@ -170,3 +170,65 @@ def test_a_paid_order_is_cancelled_only_once_refunded(client, staff, db_session)
     response = client.post(order_url(order, "cancel"), headers=staff.headers, json={})
     assert response.status_code == 409 and response.json["code"] == "order_not_refunded"
     assert db_session.get(Order, order.id).status == "paid"
+
+
+NEW_ADDRESS = {"name": "Ada Buyer", "line1": "2 Wimpole Street", "city": "London",
+               "postcode": "w1g 9sp"}
+
+
+def test_staff_send_a_parcel_to_a_corrected_address(client, staff, db_session):
+    order = paid_order(db_session)
+    response = client.put(order_url(order, "shipping-address"), headers=staff.headers,
+                          json=NEW_ADDRESS)
+    assert response.status_code == 200, response.json
+    address = response.json["shipping"]["address"]
+    assert (address["line1"], address["postcode"]) == ("2 Wimpole Street", "W1G 9SP")
+    event = response.json["events"][-1]
+    assert event["type"] == "shipping_address_changed"
+    assert event["data"]["staff_user_id"] == staff.user.id
+    email = db_session.scalar(select(OutboxEmail).where(
+        OutboxEmail.dedupe_key.startswith(f"order-address-changed:{order.id}:")))
+    assert email.to == "buyer@example.com" and "2 Wimpole Street" in email.text
+    assert order.number in email.subject
+    entry = db_session.scalar(select(AuditEntry).where(
+        AuditEntry.action == "order.change_shipping_address"))
+    assert entry.before["shipping_address"]["line1"] != "2 Wimpole Street"
+    assert entry.after["shipping_address"]["postcode"] == "W1G 9SP"
+    again = client.put(order_url(order, "shipping-address"), headers=staff.headers,
+                       json=NEW_ADDRESS)
+    assert again.status_code == 200
+    assert [e["type"] for e in again.json["events"]].count("shipping_address_changed") == 1
+    elsewhere = client.put(order_url(order, "shipping-address"), headers=staff.headers,
+                           json={**NEW_ADDRESS, "line1": "3 Harley Street"})
+    assert elsewhere.status_code == 200
+    assert len(db_session.scalars(select(OutboxEmail).where(
+        OutboxEmail.dedupe_key.startswith(f"order-address-changed:{order.id}:"))).all()) == 2
+
+
+def test_no_new_address_once_dispatched_or_for_a_collection(client, staff, db_session):
+    order = paid_order(db_session)
+    client.post(order_url(order, "fulfil"), headers=staff.headers,
+                json={"carrier": "Royal Mail", "tracking_number": "RM1"})
+    late = client.put(order_url(order, "shipping-address"), headers=staff.headers,
+                      json=NEW_ADDRESS)
+    assert late.status_code == 409 and late.json["code"] == "order_already_dispatched"
+    collected = paid_order(db_session, shipping_method="click-and-collect")
+    response = client.put(order_url(collected, "shipping-address"), headers=staff.headers,
+                          json=NEW_ADDRESS)
+    assert response.status_code == 409 and response.json["code"] == "order_not_delivered"
+    db_session.expire_all()
+    assert db_session.get(Order, collected.id).shipping_address is None
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({**NEW_ADDRESS, "postcode": "NOT A CODE"}, "postcode"),
+    ({**NEW_ADDRESS, "country": "FR"}, "country"),
+    ({"line1": "2 Wimpole Street"}, "name"),
+])
+def test_a_new_address_is_validated_as_at_checkout(client, staff, db_session, body, field):
+    order = paid_order(db_session)
+    before = order.shipping_address
+    response = client.put(order_url(order, "shipping-address"), headers=staff.headers, json=body)
+    assert response.status_code == 422 and field in response.json["errors"]
+    db_session.expire_all()
+    assert db_session.get(Order, order.id).shipping_address == before

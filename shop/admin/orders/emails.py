@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shop.checkout.shipping import CLINIC_ADDRESS
-from shop.orders.emails import letter
+from shop.orders.emails import address_lines, letter
 from shop.orders.models import Order
 
 
@@ -25,3 +25,14 @@ def ready_for_collection(order: Order) -> tuple[str, str, str]:
     paragraphs = [f"Order {order.number} is ready for you to collect from {CLINIC_ADDRESS}.",
                   "Please bring this email or your order number with you."]
     return (subject, *letter("Your order is ready to collect", paragraphs, _items(order)))
+
+
+def address_changed(order: Order) -> tuple[str, str, str]:
+    """(subject, text, html) for a parcel the clinic will now send elsewhere: the customer
+    sees the new address, and can object if they did not ask for it."""
+    subject = f"The delivery address of your GLOW Clinic order {order.number} has changed"
+    paragraphs = [f"Order {order.number} will now be delivered to:"]
+    closing = ["If you did not ask for this change, please reply to this email or call the "
+               "clinic before it is dispatched."]
+    return (subject, *letter("Your delivery address has changed", paragraphs,
+                             address_lines(order.shipping_address), closing))

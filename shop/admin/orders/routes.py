@@ -3,6 +3,7 @@
 from shop.accounts.auth import access, current_user
 from shop.admin.orders import refunds, schemas, services
 from shop.api import Blueprint
+from shop.checkout.schemas import ShippingAddressSchema
 from shop.csvio import documents_csv, page_or_csv
 from shop.errors import Conflict
 from shop.extensions import db
@@ -42,6 +43,22 @@ def get_order(order_id: int):
 def fulfil_order(data: dict, order_id: int):
     """Mark a paid order dispatched (carrier, tracking) or ready for collection; e-mails."""
     services.fulfil_order(session=db.session, actor=current_user(), order_id=order_id, **data)
+    db.session.commit()
+    return services.order_detail(session=db.session, order_id=order_id)
+
+
+@blp.route("/orders/<int:order_id>/shipping-address", methods=["PUT"])
+@access("staff")
+@blp.arguments(ShippingAddressSchema)
+@blp.response(200, schemas.OrderDetailSchema)
+@blp.alt_response(409, description="order_not_delivered (collected at the clinic, or nothing "
+                                    "to send), order_already_dispatched")
+@blp.alt_response(404, description="No such order")
+def change_shipping_address(data: dict, order_id: int):
+    """Send the parcel of an order not yet dispatched to another address; the customer is
+    e-mailed the new one."""
+    services.change_shipping_address(session=db.session, actor=current_user(),
+                                     order_id=order_id, address=data)
     db.session.commit()
     return services.order_detail(session=db.session, order_id=order_id)
 

@@ -19,6 +19,7 @@ from shop.admin.orders import emails
 from shop.admin.orders.transitions import PAST_TENSE, next_status
 from shop.admin.stock.services import movement_item, movements_query, staff_ref
 from shop.audit import record as audit_record
+from shop.checkout import shipping
 from shop.db import utcnow
 from shop.errors import Conflict, NotFound
 from shop.money import Money
@@ -236,6 +237,34 @@ def fulfil_order(
     orders.email_customer(session=session, order=order, message=message,
                           dedupe_key=f"order-fulfilled:{order.id}")
     _transitioned(session, actor, order, "fulfil", before, **details)
+    return order
+
+
+def change_shipping_address(*, session: Session, actor: User, order_id: int,
+                            address: dict[str, Any]) -> Order:
+    """Send a parcel somewhere else (the customer called) while it is still to be dispatched:
+    on the timeline, audited, and the customer is emailed the new address."""
+    order = orders.lock_order(session=session, order_id=order_id)
+    method = shipping.BY_CODE.get(order.shipping_method or "")
+    if method is None or not method.requires_address:
+        raise Conflict("Nothing in this order is delivered to an address.",
+                       code="order_not_delivered")
+    if order.status not in ("pending_payment", "paid"):
+        raise Conflict(f"The order is {order.status.replace('_', ' ')}: its parcel can no "
+                       "longer be sent elsewhere.", code="order_already_dispatched",
+                       order_status=order.status)
+    before = order.shipping_address
+    if address == before:
+        return order
+    order.shipping_address = address
+    orders.add_event(order, "shipping_address_changed", staff_user_id=actor.id)
+    changes = sum(event.type == "shipping_address_changed" for event in order.events)
+    orders.email_customer(session=session, order=order, message=emails.address_changed(order),
+                          dedupe_key=f"order-address-changed:{order.id}:{changes}")
+    session.flush()
+    audit_record(session=session, actor=actor, action="order.change_shipping_address",
+                 entity="order", entity_id=str(order.id), before={"shipping_address": before},
+                 after={"shipping_address": address})
     return order
 
 
