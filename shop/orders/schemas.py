@@ -4,7 +4,7 @@ import marshmallow as ma
 from sqlalchemy.orm import object_session
 
 from shop.checkout.shipping import BY_CODE
-from shop.orders import credit_notes
+from shop.orders import credit_notes, tracking
 from shop.orders.models import Order
 from shop.schemas import HandDumpedSchema, PageArgsSchema, iso_datetime, money_field, page_schema
 from shop.vouchers import purchases as voucher_purchases
@@ -51,6 +51,16 @@ class OrderShippingSchema(ma.Schema):
     name = ma.fields.String(allow_none=True)
     price = money_field(required=True)
     address = ma.fields.Nested(OrderAddressSchema, allow_none=True)
+
+
+class OrderFulfilmentSchema(ma.Schema):
+    collection = ma.fields.Boolean(required=True, metadata={
+        "description": "Ready to collect at the clinic (no carrier)"})
+    carrier = ma.fields.String(allow_none=True)
+    tracking_number = ma.fields.String(allow_none=True)
+    tracking_url = ma.fields.String(allow_none=True, metadata={
+        "description": "The carrier's tracking page, for the carriers the clinic ships with"})
+    at = ma.fields.DateTime(required=True, metadata={"description": "Dispatched or ready"})
 
 
 class OrderEventSchema(ma.Schema):
@@ -108,6 +118,11 @@ def _refund(note: credit_notes.CreditNote) -> dict:
     }
 
 
+def _fulfilment(order: Order) -> dict | None:
+    done = tracking.fulfilment(order)
+    return None if done is None else {**done, "at": iso_datetime(done["at"])}
+
+
 def order_document(order: Order, vouchers: list[dict],
                    refunds: list[credit_notes.CreditNote]) -> dict:
     """An order as OrderSchema documents it: marshmallow's walk over its fields (eleven
@@ -146,6 +161,7 @@ def order_document(order: Order, vouchers: list[dict],
         "created_at": iso_datetime(order.created_at),
         "paid_at": iso_datetime(order.paid_at),
         "cancel_reason": order.cancel_reason,
+        "fulfilment": _fulfilment(order),
         "refunds": [_refund(note) for note in refunds],
         "events": [{"type": event.type, "created_at": iso_datetime(event.created_at)}
                    for event in order.events],
@@ -174,6 +190,9 @@ class OrderSchema(HandDumpedSchema):
     created_at = ma.fields.DateTime(required=True)
     paid_at = ma.fields.DateTime(allow_none=True)
     cancel_reason = ma.fields.String(allow_none=True)
+    fulfilment = ma.fields.Nested(OrderFulfilmentSchema, allow_none=True, metadata={
+        "description": "How the order left: the carrier and tracking number (and the "
+        "carrier's tracking page), or ready to collect; null until then"})
     refunds = ma.fields.List(ma.fields.Nested(OrderRefundSchema), required=True, metadata={
         "description": "The clinic's refunds, oldest first, each a credit note against the "
         "VAT receipt"})
@@ -191,6 +210,8 @@ class OrderSchema(HandDumpedSchema):
     def get_attribute(self, obj, attr, default):
         if attr == "refunds":  # (marshmallow's own dump: the parity test and `only`/`exclude`)
             return credit_notes.for_order(session=object_session(obj), order=obj)
+        if attr == "fulfilment":
+            return tracking.fulfilment(obj)
         return super().get_attribute(obj, attr, default)
 
     def document(self, order: Order) -> dict:

@@ -100,6 +100,7 @@ def test_fulfil_dispatch_emails_tracking_then_complete(client, staff, db_session
         OutboxEmail.dedupe_key == f"order-fulfilled:{order.id}"))
     assert email.to == "buyer@example.com" and "RM123456789GB" in email.text
     assert "on its way" in email.subject
+    assert "royalmail.com/track-your-item#/tracking-results/RM123456789GB" in email.text
     done = client.post(order_url(order, "complete"), headers=staff.headers)
     assert done.status_code == 200 and done.json["status"] == "completed"
     actions = db_session.scalars(select(AuditEntry.action).where(

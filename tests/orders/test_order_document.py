@@ -90,6 +90,28 @@ def refunded(session):
     return order
 
 
+def dispatched(session):
+    """Paid, then dispatched by staff with a carrier whose tracking page is known."""
+    from shop.admin.orders import services as staff_orders
+    from tests.fixtures.auth import make_user
+
+    order = paid(session)
+    staff_orders.fulfil_order(session=session, actor=make_user(session, role="staff"),
+                              order_id=order.id, carrier="Royal Mail",
+                              tracking_number="RM 123/456GB")
+    return order
+
+
+def collected(session):
+    from shop.admin.orders import services as staff_orders
+    from tests.fixtures.auth import make_user
+
+    order = paid(session, shipping_method="click-and-collect")
+    staff_orders.fulfil_order(session=session, actor=make_user(session, role="staff"),
+                              order_id=order.id, collected=True)
+    return order
+
+
 ORDERS = {
     "pending, delivered": pending,
     "pending, click and collect": lambda s: pending(s, shipping_method="click-and-collect"),
@@ -98,6 +120,8 @@ ORDERS = {
     "vouchers bought": with_vouchers_bought,
     "partial address": with_a_partial_address,
     "refunded": refunded,
+    "dispatched": dispatched,
+    "collected": collected,
 }
 
 
@@ -129,11 +153,23 @@ def test_the_orders_cover_what_the_dump_must_handle(db_session):
     assert amount["vat"]["amount"] > 0 and OrderSchema().dump(paid(db_session))["refunds"] == []
 
 
+def test_the_customer_sees_how_the_order_left(db_session):
+    assert OrderSchema().dump(paid(db_session))["fulfilment"] is None
+    shipped = OrderSchema().dump(dispatched(db_session))["fulfilment"]
+    assert {key: shipped[key] for key in ("collection", "carrier", "tracking_number")} == {
+        "collection": False, "carrier": "Royal Mail", "tracking_number": "RM 123/456GB"}
+    assert shipped["tracking_url"] == (
+        "https://www.royalmail.com/track-your-item#/tracking-results/RM%20123%2F456GB")
+    ready = OrderSchema().dump(collected(db_session))["fulfilment"]
+    assert ready["collection"] is True and ready["tracking_url"] is None
+    assert ready["at"].endswith("+00:00")
+
+
 def test_lists_and_pages_dump_the_same(db_session):
     many = [make(db_session) for make in ORDERS.values()]
     assert OrderSchema(many=True).dump(many) == generic_dump(many, many=True)
     assert OrderSchema().dump(many, many=True) == generic_dump(many, many=True)
-    page = OrderPageSchema().dump({"items": many, "page": 1, "per_page": 24, "total": 7})
+    page = OrderPageSchema().dump({"items": many, "page": 1, "per_page": 24, "total": len(many)})
     assert page["items"] == generic_dump(many, many=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shop.checkout.shipping import CLINIC_ADDRESS
 from shop.orders.emails import address_lines, letter
 from shop.orders.models import Order
+from shop.orders.tracking import tracking_url
 
 
 def _items(order: Order) -> list[str]:
@@ -16,6 +17,9 @@ def dispatched(order: Order, carrier: str, tracking_number: str) -> tuple[str, s
     subject = f"Your GLOW Clinic order {order.number} is on its way"
     paragraphs = [f"Good news: order {order.number} has been dispatched with {carrier}.",
                   f"Tracking number: {tracking_number}"]
+    page = tracking_url(carrier, tracking_number)
+    if page:
+        paragraphs.append(f"Follow your parcel: {page}")
     return (subject, *letter("Your order is on its way", paragraphs, _items(order)))
 
 
