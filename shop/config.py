@@ -155,6 +155,11 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "CART_REMINDER_EVERY_SECONDS": _int(env, "CART_REMINDER_EVERY_SECONDS", 300),
         # the storefront's cart page, {cart_id} standing for the cart's id
         "CART_URL": env.get("CART_URL", ""),
+        # the storefront's order page, {order_id} and {token} (a guest's signed link) standing in
+        "ORDER_URL": env.get("ORDER_URL", ""),
+        "ORDER_LINK_DAYS": _int_at_least(env, "ORDER_LINK_DAYS", 120, minimum=1),
+        "ORDER_LOOKUP_RATE_LIMIT": env.get("ORDER_LOOKUP_RATE_LIMIT",
+                                           "5 per minute;30 per day"),  # per IP
         "VAT_RATE_PERCENT": _int(env, "VAT_RATE_PERCENT", 20),
         # on VAT receipts (GET /orders/{id}/receipt)
         "SELLER_NAME": env.get("SELLER_NAME", "GLOW Clinic"),

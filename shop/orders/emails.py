@@ -8,6 +8,7 @@ from html import escape
 
 from shop.checkout import shipping
 from shop.money import Money
+from shop.orders import links
 from shop.orders.models import Order
 
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
@@ -69,11 +70,13 @@ def confirmation(order: Order) -> tuple[str, str, str]:
         for line in order.lines
     ]
     totals = [(label, format_money(amount)) for label, amount in _totals(order)]
+    link = links.order_link(order)
+    follow = [f"Your order, its receipt and returns: {link}", ""] if link else []
     text = "\n".join([
         "Thank you for your order.", "", f"Order {order.number}", "",
         *(f"{label}  {amount}" for label, amount in lines), "",
         *(f"{label}: {amount}" for label, amount in totals), *_vat_lines(order), "",
-        f"Delivery: {_delivery(order)}", "",
+        f"Delivery: {_delivery(order)}", "", *follow,
         "GLOW Clinic, London",
     ])
     rows = "".join(
@@ -83,7 +86,10 @@ def confirmation(order: Order) -> tuple[str, str, str]:
     html = (
         f"<html><body><h1>Thank you for your order</h1><p>Order <b>{escape(order.number)}</b></p>"
         f"<table>{rows}</table><p>{escape(' '.join(_vat_lines(order)))}</p>"
-        f"<p>Delivery: {escape(_delivery(order))}</p><p>GLOW Clinic, London</p></body></html>"
+        f"<p>Delivery: {escape(_delivery(order))}</p>"
+        + (f'<p><a href="{escape(link)}">Your order, its receipt and returns</a></p>'
+           if link else "")
+        + "<p>GLOW Clinic, London</p></body></html>"
     )
     return subject, text, html
 
@@ -149,6 +155,21 @@ def cancelled_by_clinic(order: Order, *, was_paid: bool) -> tuple[str, str, str]
         "If you did not expect this, please reply to this email or call the clinic.",
     ]
     return (subject, *letter("Your order has been cancelled", paragraphs, _items(order)))
+
+
+def order_link(order: Order, link: str | None) -> tuple[str, str, str]:
+    """A customer who lost the way back to an order asked for it (POST /orders/lookup)."""
+    subject = f"Your GLOW Clinic order {order.number}"
+    if link and order.access_token_hash:
+        paragraphs = [f"Here is the link to order {order.number}, its receipt and returns:",
+                      link, "It works for a while only; ask again for a new one."]
+    elif link:
+        paragraphs = [f"Sign in to your account to see order {order.number}:", link]
+    else:
+        paragraphs = [f"Order {order.number} was placed with this email address. Sign in to "
+                      "your account, or reply to this email, and the clinic will help."]
+    closing = ["If you did not ask for this, you can ignore this email."]
+    return (subject, *letter("Your order", paragraphs, [], closing))
 
 
 def _items(order: Order) -> list[str]:

@@ -2,6 +2,7 @@
 
 from flask import Response, request
 
+from shop import ratelimits
 from shop.accounts.auth import access, current_user
 from shop.accounts.export import register_section
 from shop.api import Blueprint
@@ -29,6 +30,22 @@ def list_orders(page: int, per_page: int):
         session=db.session, user=current_user(), page=page, per_page=per_page
     )
     return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@blp.route("/orders/lookup", methods=["POST"])
+@access("public")
+@ratelimits.per_ip("ORDER_LOOKUP_RATE_LIMIT")
+@blp.arguments(schemas.OrderLookupSchema)
+@blp.response(202, schemas.OrderLookupAnswerSchema)
+@blp.alt_response(429, description="Too many look-ups from this address")
+def look_up_order(data: dict):
+    """Lost the way back to an order (a guest's link, say, to start a return)? Give its number
+    and the email it was placed with: if they match, that address is emailed a link to it (a
+    guest's signed link, valid ORDER_LINK_DAYS). The answer is the same whether they match."""
+    services.send_order_link(session=db.session, **data)
+    db.session.commit()
+    return {"detail": "If an order with that number was placed with that email address, "
+                      "a link to it is on its way there."}
 
 
 @blp.route("/orders/<int:order_id>")

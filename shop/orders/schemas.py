@@ -226,5 +226,15 @@ class OrderQuerySchema(ma.Schema):
     )
 
 
+class OrderLookupSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    number = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32),
+                              metadata={"example": "GLW-10042"})
+
+
+class OrderLookupAnswerSchema(ma.Schema):
+    detail = ma.fields.String(required=True)
+
+
 OrderListArgsSchema = PageArgsSchema
 OrderPageSchema = page_schema(OrderSchema, "OrderPage")

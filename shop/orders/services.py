@@ -25,7 +25,7 @@ from shop.db import insert_now, update_now, utcnow
 from shop.errors import NotFound
 from shop.inventory import services as inventory
 from shop.notifications import services as notifications
-from shop.orders import emails
+from shop.orders import emails, links
 from shop.orders.models import (
     Order,
     OrderEvent,
@@ -262,8 +262,21 @@ def _viewer_may_see(order: Order, user: User | None, access_token: str | None) -
     if user is not None and order.user_id is not None and order.user_id == user.id:
         return True
     if access_token and order.access_token_hash:
-        return hmac.compare_digest(order.access_token_hash, hash_token(access_token))
+        return (hmac.compare_digest(order.access_token_hash, hash_token(access_token))
+                or links.opens(order, access_token))
     return False
+
+
+def send_order_link(*, session: Session, email: str, number: str) -> None:
+    """Email the way back to an order (a guest's signed link, or the sign-in page) to the
+    address it was placed with, when the number and the address match; at most once an hour
+    per order. The caller answers the same either way, so nobody learns which orders exist."""
+    order = session.scalar(select(Order).where(Order.number == number.strip().upper()))
+    if order is None or order.email.lower() != email.strip().lower():
+        return
+    email_customer(session=session, order=order,
+                   message=emails.order_link(order, links.order_link(order)),
+                   dedupe_key=f"order-link:{order.id}:{utcnow():%Y%m%d%H}")
 
 
 def get_order_for_viewer(
