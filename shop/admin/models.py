@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.accounts.models import User
 from shop.db import Base, utcnow
 
 
@@ -75,3 +76,19 @@ class OrderRefundLine(Base):
     )
     quantity: Mapped[int] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(Integer)
+
+
+class OrderNote(Base):
+    """A note staff keep on an order for each other ("called: collects on Friday"). Never
+    shown to the customer; it stays with the order, which is kept for the accounts."""
+
+    __tablename__ = "order_notes"
+    __table_args__ = (CheckConstraint("length(text) > 0", name="text_not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    staff: Mapped[User | None] = relationship(lazy="joined")

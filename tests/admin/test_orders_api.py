@@ -17,6 +17,7 @@ from shop.inventory.models import StockLevel
 from shop.notifications.models import OutboxEmail
 from shop.orders import services as orders
 from shop.orders.models import ORDER_STATUSES, Order
+from shop.orders.schemas import OrderSchema
 from tests.admin.factories import make_variant, place_order
 
 
@@ -233,3 +234,34 @@ def test_a_new_address_is_validated_as_at_checkout(client, staff, db_session, bo
     assert response.status_code == 422 and field in response.json["errors"]
     db_session.expire_all()
     assert db_session.get(Order, order.id).shipping_address == before
+
+
+def test_staff_keep_notes_on_an_order_the_customer_never_sees(client, staff, admin, db_session):
+    order = paid_order(db_session)
+    url = order_url(order, "notes")
+    first = client.post(url, headers=staff.headers, json={"text": "  Called: collects Friday "})
+    assert first.status_code == 201, first.json
+    assert first.json["text"] == "Called: collects Friday"
+    assert first.json["staff"]["email"] == staff.user.email
+    client.post(url, headers=admin.headers, json={"text": "Refund agreed by phone"})
+    detail = client.get(order_url(order), headers=staff.headers).json
+    assert [note["text"] for note in detail["notes"]] == [
+        "Called: collects Friday", "Refund agreed by phone"]
+    assert detail["notes"][1]["staff"]["email"] == admin.user.email
+    placed_by = db_session.get(Order, order.id)
+    customer_view = OrderSchema().dump(placed_by)
+    assert "collects Friday" not in str(customer_view) and "notes" not in customer_view
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 2001])
+def test_a_note_needs_words_within_bounds(client, staff, db_session, text):
+    order = paid_order(db_session)
+    response = client.post(order_url(order, "notes"), headers=staff.headers, json={"text": text})
+    assert response.status_code == 422 and "text" in response.json["errors"]
+    assert client.get(order_url(order), headers=staff.headers).json["notes"] == []
+
+
+def test_a_note_on_no_order_is_404(client, staff):
+    response = client.post("/api/v1/admin/orders/99999999/notes", headers=staff.headers,
+                           json={"text": "lost"})
+    assert response.status_code == 404

@@ -34,6 +34,21 @@ def get_order(order_id: int):
     return services.order_detail(session=db.session, order_id=order_id)
 
 
+@blp.route("/orders/<int:order_id>/notes", methods=["POST"])
+@access("staff")
+@idempotent
+@blp.arguments(schemas.NewOrderNoteSchema)
+@blp.response(201, schemas.OrderNoteSchema)
+@blp.alt_response(404, description="No such order")
+def add_order_note(data: dict, order_id: int):
+    """Keep a note on the order for the other staff (never shown to the customer); the
+    order's notes are listed, oldest first, in its detail."""
+    note = services.add_note(session=db.session, actor=current_user(), order_id=order_id,
+                             **data)
+    db.session.commit()
+    return note
+
+
 @blp.route("/orders/<int:order_id>/fulfil", methods=["POST"])
 @access("staff")
 @blp.arguments(schemas.FulfilSchema)

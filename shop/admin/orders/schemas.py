@@ -113,6 +113,24 @@ class TimelineEventSchema(ma.Schema):
     created_at = UtcDateTime(required=True)
 
 
+class OrderNoteSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    text = ma.fields.String(required=True)
+    staff = ma.fields.Nested(StaffRefSchema, allow_none=True)
+    created_at = UtcDateTime(required=True)
+
+
+class NewOrderNoteSchema(ma.Schema):
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+    @ma.post_load
+    def strip(self, data: dict, **_: object) -> dict:
+        data["text"] = data["text"].strip()
+        if not data["text"]:
+            raise ma.ValidationError("Write something.", "text")
+        return data
+
+
 class OrderDetailSchema(ma.Schema):
     """GET /admin/orders/{id}: the order and everything that happened to it."""
 
@@ -143,6 +161,8 @@ class OrderDetailSchema(ma.Schema):
     returns = ma.fields.List(ma.fields.Nested(ReturnSchema), metadata={
         "description": "Returns the customer asked for (GET /admin/returns/{id} for one)"})
     events = ma.fields.List(ma.fields.Nested(TimelineEventSchema))
+    notes = ma.fields.List(ma.fields.Nested(OrderNoteSchema), metadata={
+        "description": "Staff notes, oldest first; never shown to the customer"})
 
     def dump_lines(self, detail: dict) -> list[dict]:
         return [{**OrderLineSchema().dump(item["line"]), "variant_id": item["line"].variant_id,

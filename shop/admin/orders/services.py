@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from shop.accounts.models import User
-from shop.admin.models import OrderRefund, OrderRefundLine
+from shop.admin.models import OrderNote, OrderRefund, OrderRefundLine
 from shop.admin.orders import emails
 from shop.admin.orders.transitions import PAST_TENSE, next_status
 from shop.admin.stock.services import movement_item, movements_query, staff_ref
@@ -202,7 +202,22 @@ def order_detail(*, session: Session, order_id: int) -> dict[str, Any]:
         "returns": list(session.scalars(returns_with_details().where(
             OrderReturn.order_id == order.id).order_by(OrderReturn.id))),
         "events": order.events,
+        "notes": notes_of(session, order.id),
     }
+
+
+def notes_of(session: Session, order_id: int) -> list[OrderNote]:
+    return list(session.scalars(select(OrderNote).where(OrderNote.order_id == order_id)
+                                .order_by(OrderNote.id)))
+
+
+def add_note(*, session: Session, actor: User, order_id: int, text: str) -> OrderNote:
+    """A note for the other staff; notes are only added, like the timeline beside them."""
+    get_order(session=session, order_id=order_id)
+    note = OrderNote(order_id=order_id, staff_user_id=actor.id, text=text, staff=actor)
+    session.add(note)
+    session.flush()
+    return note
 
 
 # --- transitions ----------------------------------------------------------------------------
