@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEFAULT_VOUCHER_KEY = "dev-insecure-voucher-key-change-me"
@@ -41,6 +42,17 @@ def _int_at_least(env: dict[str, str], name: str, default: int, *, minimum: int)
 
 def _list(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _base_url(env: dict[str, str], name: str) -> str:
+    """An http(s) URL that paths are appended to, without its trailing slash; "" when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an http(s) URL with no query, got {raw!r}")
+    return raw.rstrip("/")
 
 
 def default_sqlite_url(instance_path: str) -> str:
@@ -128,6 +140,9 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "EMAIL_VERIFY_URL": env.get("EMAIL_VERIFY_URL", ""),
         "MARKETING_UNSUBSCRIBE_URL": env.get("MARKETING_UNSUBSCRIBE_URL", ""),
         "UNSUBSCRIBE_RATE_LIMIT": env.get("UNSUBSCRIBE_RATE_LIMIT", "10 per minute"),  # per IP
+        # where mail providers reach this API (https://api.clinic.example): marketing email
+        # carries a one-click List-Unsubscribe URL under it
+        "PUBLIC_API_URL": _base_url(env, "PUBLIC_API_URL"),
         "EMAIL_VERIFY_RATE_LIMIT": env.get("EMAIL_VERIFY_RATE_LIMIT",
                                            "3 per hour;10 per day"),  # per IP
         "EMAIL_VERIFY_CONFIRM_RATE_LIMIT": env.get("EMAIL_VERIFY_CONFIRM_RATE_LIMIT",
@@ -191,6 +206,9 @@ def check_production(config: dict) -> None:
         problems.append("STRIPE_WEBHOOK_SECRET is missing")
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
+    if config["PUBLIC_API_URL"] and not config["PUBLIC_API_URL"].startswith("https://"):
+        log.warning("PUBLIC_API_URL is not https: mail providers only unsubscribe with one "
+                    "click (RFC 8058) over https")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         log.warning(
             "!!! PRODUCTION IS RUNNING ON SQLITE: use PostgreSQL (DATABASE_URL) for "

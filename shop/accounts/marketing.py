@@ -1,6 +1,8 @@
 """Leaving the marketing list from the email itself: every marketing email carries a signed
 link (itsdangerous, nothing stored) that turns the account's marketing consent off, signed
-in or not, as the ICO expects of a marketing message under PECR."""
+in or not, as the ICO expects of a marketing message under PECR. The same token goes in its
+List-Unsubscribe header (RFC 2369), which the mail provider's own unsubscribe button POSTs
+to (one-click, RFC 8058), as Gmail and Yahoo require of bulk senders."""
 
 from __future__ import annotations
 
@@ -14,17 +16,34 @@ from shop.accounts.models import User
 from shop.errors import BadRequest
 
 SALT = "shop.accounts.marketing-unsubscribe"
+ONE_CLICK_ENDPOINT = "accounts_auth.unsubscribe_one_click"
+ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 def _signer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
+def _token(user: User) -> str:
+    """The account's unsubscribe token. It does not expire (an old email's link must still
+    work) and only ever unsubscribes."""
+    return _signer().dumps({"user": user.id, "email": user.email})
+
+
 def unsubscribe_link(user: User) -> str | None:
-    """MARKETING_UNSUBSCRIBE_URL with this account's token; None when it is not set. The
-    token does not expire (an old email's link must still work) and only ever unsubscribes."""
-    return codes.mailed_link("MARKETING_UNSUBSCRIBE_URL",
-                             _signer().dumps({"user": user.id, "email": user.email}))
+    """MARKETING_UNSUBSCRIBE_URL with this account's token; None when it is not set."""
+    return codes.mailed_link("MARKETING_UNSUBSCRIBE_URL", _token(user))
+
+
+def list_unsubscribe_headers(user: User) -> dict[str, str]:
+    """The header fields offering one-click unsubscribe to this account's mail provider: a
+    POST to PUBLIC_API_URL's one-click route with the account's token. None at all without
+    PUBLIC_API_URL: the frontend's page cannot take a provider's POST."""
+    base = current_app.config["PUBLIC_API_URL"]
+    if not base:
+        return {}
+    path = current_app.url_map.bind("").build(ONE_CLICK_ENDPOINT, {"token": _token(user)})
+    return {"List-Unsubscribe": f"<{base}{path}>", "List-Unsubscribe-Post": ONE_CLICK}
 
 
 def unsubscribe(*, session: Session, token: str) -> None:

@@ -20,6 +20,7 @@ from shop.accounts.auth import access, current_user
 from shop.api import Blueprint
 from shop.catalogue import schemas as catalogue_schemas
 from shop.extensions import db
+from shop.http import accepts_body
 from shop.idempotency import idempotent
 
 auth_blp = Blueprint(
@@ -161,6 +162,28 @@ def unsubscribe(args):
     """Leave the marketing list with the token from a marketing email's link (signed in or
     not): the account's marketing consent is turned off and marketing still queued dropped."""
     marketing.unsubscribe(session=db.session, **args)
+    db.session.commit()
+    return {"marketing_consent": False}
+
+
+@auth_blp.route("/unsubscribe/one-click", methods=["POST"])
+@access("public")
+@accepts_body("application/x-www-form-urlencoded", "multipart/form-data")
+@ratelimits.per_ip("UNSUBSCRIBE_RATE_LIMIT")
+@auth_blp.arguments(schemas.UnsubscribeSchema, location="query", as_kwargs=True)
+@auth_blp.arguments(schemas.OneClickUnsubscribeSchema, location="form", error_status_code=400)
+@auth_blp.response(200, schemas.UnsubscribedSchema)
+@auth_blp.alt_response(400, description="invalid_unsubscribe_token: tampered, or the "
+                                        "account's address changed since; bad_request: the "
+                                        "body is not List-Unsubscribe=One-Click")
+@auth_blp.alt_response(429, description="Too many attempts")
+def unsubscribe_one_click(_body, token):
+    """One-click unsubscribe (RFC 8058): what POST /auth/unsubscribe does, for mail providers.
+
+    The URL in a marketing email's List-Unsubscribe header: the customer's mail provider
+    POSTs the form body List-Unsubscribe=One-Click to it (urlencoded or multipart) when they
+    press its unsubscribe button."""
+    marketing.unsubscribe(session=db.session, token=token)
     db.session.commit()
     return {"marketing_consent": False}
 

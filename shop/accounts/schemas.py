@@ -201,6 +201,19 @@ class UnsubscribeSchema(ma.Schema):
                              metadata={"description": "From the link in a marketing email"})
 
 
+class OneClickUnsubscribeSchema(ma.Schema):
+    """The body a mail provider POSTs to a List-Unsubscribe URL (RFC 8058 3.1)."""
+
+    class Meta:
+        # Only this field says the POST is the provider's one-click action (not a link
+        # checker); anything else a provider adds must not stop the customer leaving.
+        unknown = ma.EXCLUDE
+
+    list_unsubscribe = ma.fields.String(
+        required=True, load_only=True, data_key="List-Unsubscribe",
+        validate=ma.validate.Equal("One-Click"), metadata={"description": "One-Click"})
+
+
 class UnsubscribedSchema(ma.Schema):
     marketing_consent = ma.fields.Boolean(required=True, metadata={"description": "Now false"})
 

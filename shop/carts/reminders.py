@@ -122,6 +122,7 @@ def _remind(session: Session, cart: Cart, user: User, now: datetime) -> bool:
                                    marketing.unsubscribe_link(user))
     notifications.enqueue_email(
         session=session, to=user.email, subject=subject, text=text, html=html,
+        headers=marketing.list_unsubscribe_headers(user),
         dedupe_key=f"{DEDUPE_PREFIX}{cart.id}:{as_utc(cart.updated_at).isoformat()}")
     cart.reminded_at = now  # updated_at stays: a change by the customer re-arms the reminder
     session.flush()

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.db import Base, utcnow
@@ -32,6 +41,8 @@ class OutboxEmail(Base):
     # Sealed: text, html and attachment data are encrypted (see sealing.py) and removed after
     # the email is sent.
     sealed: Mapped[bool] = mapped_column(default=False)
+    # Extra header fields (List-Unsubscribe...), checked when queued and written as given.
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

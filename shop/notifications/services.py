@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import smtplib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
 
@@ -22,6 +24,13 @@ from shop.notifications.models import OutboxAttachment, OutboxEmail
 from shop.notifications.smtp import SmtpMailer
 
 log = logging.getLogger(__name__)
+FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 3.6.8: printable ASCII but the colon
+BUILT_FIELDS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version"}
+MAX_LINE = 998  # RFC 5322 2.1.1, without the CRLF
+# Extra fields are written as given (Message.set_raw, which "none" leaves unfolded; the
+# message's own fields fold as before): folded by the email package, a long value such as a
+# List-Unsubscribe URL becomes RFC 2047 encoded words, which mail providers do not decode.
+VERBATIM = policy.default.clone(refold_source="none")
 
 
 @dataclass(frozen=True)
@@ -63,15 +72,18 @@ def enqueue_email(
     send_after: datetime | None = None,
     dedupe_key: str | None = None,
     sealed: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> OutboxEmail:
     """Write an outbox row in the caller's transaction. Nothing is sent here, ever.
 
     `sealed`: the text, html and attachments are stored encrypted (they carry secrets such
-    as voucher codes) and removed once the email is sent.
+    as voucher codes) and removed once the email is sent. `headers`: extra header fields
+    (checked_headers), stored as they are, sealed or not.
     """
     envelope_recipient(to)
     if "\r" in subject or "\n" in subject:
         raise ValueError("an email subject cannot contain line breaks")
+    headers = checked_headers(headers) if headers else None
     message_id = _new_message_id()
     content = sealing.Content(
         text, html, tuple((a.filename, a.content_type, a.data) for a in attachments))
@@ -79,7 +91,7 @@ def enqueue_email(
         content = sealing.seal(content, message_id=message_id, key=sealing.outbox_key())
     email = OutboxEmail(
         message_id=message_id, to=to, subject=subject, text=content.text, html=content.html,
-        sealed=sealed, dedupe_key=dedupe_key, status="pending", attempts=0,
+        sealed=sealed, headers=headers, dedupe_key=dedupe_key, status="pending", attempts=0,
         next_attempt_at=send_after or utcnow(),
     )
     if dedupe_key is None:
@@ -106,15 +118,33 @@ def envelope_recipient(to: str) -> str:
     return addresses[0]
 
 
+def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Extra header fields that can be written as given, else ValueError: a field name, not
+    one the message is built with, and a value of printable ASCII on one line. No line
+    break, so no field can be slipped in after it (header injection)."""
+    for name, value in headers.items():
+        if not (FIELD_NAME.fullmatch(name) and name.lower() not in BUILT_FIELDS
+                and not name.lower().startswith("content-")):
+            raise ValueError(f"{name!r} cannot be an extra email header field")
+        if not isinstance(value, str):
+            raise ValueError(f"the {name} header must be text")
+        policy.default.header_store_parse(name, value)  # ValueError on CR, LF or any break
+        if not (value.isascii() and value.isprintable()) or len(name) + 2 + len(value) > MAX_LINE:
+            raise ValueError(f"the {name} header must be printable ASCII on one line")
+    return dict(headers)
+
+
 def build_message(email: OutboxEmail, *, sender: str) -> EmailMessage:
     """The MIME message; a sealed email is opened here, in memory only."""
     content = sealing.content_of(email)
-    message = EmailMessage()
+    message = EmailMessage(policy=VERBATIM)
     message["From"] = sender
     message["To"] = email.to
     message["Subject"] = email.subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = email.message_id
+    for name, value in checked_headers(email.headers or {}).items():  # checked again: as stored
+        message.set_raw(name, value)
     message.set_content(content.text)
     if content.html:
         message.add_alternative(content.html, subtype="html")

@@ -8,13 +8,14 @@ import re
 import threading
 import time
 from datetime import timedelta
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from sqlalchemy import select
 
-from shop.accounts import marketing
+from shop.accounts import marketing, password_reset
 from shop.accounts import services as accounts
+from shop.accounts.models import User
 from shop.carts import jobs, reminders
 from shop.carts import services as carts
 from shop.carts.models import Cart
@@ -23,6 +24,7 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.notifications import services as notifications
 from shop.notifications.models import OutboxEmail
+from shop.orders import services as orders
 from shop.worker import load_jobs, run_job
 from tests.accounts.test_api import assert_problem
 from tests.carts.factories import make_cart, make_variant, place_order
@@ -30,6 +32,8 @@ from tests.fixtures.auth import bearer_for, make_user
 
 SUBJECT = "You left something in your GLOW Clinic cart"
 STOP = "turn off marketing emails in your account"
+API = "https://api.clinic.example"
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
 
 def customer(session, *, consent: bool = True, verified: bool = True, **fields):
@@ -152,6 +156,28 @@ def test_an_unsubscribe_link_for_an_address_the_account_left_does_nothing(
                    "invalid_unsubscribe_token")
     db_session.expire_all()
     assert db_session.get(type(user), user.id).marketing_consent is True
+
+
+def test_the_reminder_offers_one_click_unsubscribe_with_the_links_token(
+        app, db_session, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_API_URL", API)
+    monkeypatch.setitem(app.config, "MARKETING_UNSUBSCRIBE_URL", "https://app.example/u/{token}")
+    idle_cart(db_session, customer(db_session))
+    assert run(db_session) == 1
+    [email] = emails(db_session)
+    token = unquote(re.search(r"https://app\.example/u/(\S+)", email.text)[1])
+    assert email.headers == {
+        "List-Unsubscribe": f"<{API}/api/v1/auth/unsubscribe/one-click?token={token}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def test_without_public_api_url_the_reminder_has_no_list_unsubscribe(app, db_session,
+                                                                      monkeypatch):
+    monkeypatch.setitem(app.config, "MARKETING_UNSUBSCRIBE_URL", "https://app.example/u/{token}")
+    idle_cart(db_session, customer(db_session))
+    assert run(db_session) == 1
+    [email] = emails(db_session)
+    assert email.headers is None and "https://app.example/u/" in email.text
 
 
 def test_without_cart_url_the_email_says_to_sign_in(db_session):
@@ -286,7 +312,68 @@ def test_the_reminder_reaches_the_customer_by_smtp(app, committed, smtp_server, 
     text = message.get_body(("plain",)).get_content()
     assert "£25.00" in text and "https://app.example/cart/" in text and STOP in text
     assert STOP in message.get_body(("html",)).get_content()
+    assert "List-Unsubscribe" not in message  # no PUBLIC_API_URL: no one-click address
     assert run_job(app, "carts.reminders") == 0
+
+
+def one_click_path(message) -> str:
+    """The path and query of the message's List-Unsubscribe URL, as the header holds it
+    (unfolded, not RFC 2047-encoded: mail providers read it as it is)."""
+    raw = dict(message.raw_items())["List-Unsubscribe"]
+    url = re.fullmatch(r"<(https://\S+)>", raw)[1]
+    assert url.startswith(f"{API}/api/v1/auth/unsubscribe/one-click?token=")
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def consents(app, address: str) -> bool:
+    with app.app_context():
+        consent = db.session.scalar(select(User.marketing_consent).where(User.email == address))
+        db.session.remove()
+    return consent
+
+
+def test_the_mail_provider_unsubscribes_with_one_click_by_smtp(app, committed, smtp_server,
+                                                               monkeypatch):
+    """RFC 8058: the provider POSTs List-Unsubscribe=One-Click to the header's URL, with no
+    cookie or sign-in; a second press (or a retry) answers 200 too."""
+    monkeypatch.setitem(app.config, "SMTP_URL", smtp_server.url)
+    monkeypatch.setitem(app.config, "PUBLIC_API_URL", API)
+    address = committed_idle_cart(app)
+    assert run_job(app, "carts.reminders") == 1
+    assert run_job(app, "send_outbox") == 1
+    [message] = smtp_server.wait_for(1)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    path = one_click_path(message)
+    client = app.test_client()
+    for _ in range(2):
+        response = client.post(path, data=ONE_CLICK)  # application/x-www-form-urlencoded
+        assert response.status_code == 200 and response.json == {"marketing_consent": False}
+        assert consents(app, address) is False
+
+
+def test_transactional_email_carries_no_list_unsubscribe(app, committed, smtp_server,
+                                                         monkeypatch):
+    """Only marketing offers to unsubscribe: an order confirmation or a password reset is
+    sent whatever the customer's marketing consent."""
+    monkeypatch.setitem(app.config, "SMTP_URL", smtp_server.url)
+    monkeypatch.setitem(app.config, "PUBLIC_API_URL", API)
+    address = committed_idle_cart(app)
+    assert run_job(app, "carts.reminders") == 1
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == address))
+        order = place_order(db.session, [(make_variant(db.session), 1)], user=user).order
+        orders.mark_paid(session=db.session, order_id=order.id,
+                         amount_received=order.amount_due, reference="pi_one_click")
+        password_reset.request_reset(session=db.session, email=address)
+        db.session.commit()
+        db.session.remove()
+    assert run_job(app, "accounts.password_resets") == 1
+    assert run_job(app, "send_outbox") == 3
+    offered = {message["Subject"]: "List-Unsubscribe" in message
+               for message in smtp_server.wait_for(3)}
+    assert offered.pop(SUBJECT) is True
+    assert len(offered) == 2 and not any(offered.values()), offered
 
 
 @pytest.mark.postgresql_only

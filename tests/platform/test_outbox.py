@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from shop.db import as_utc, utcnow
@@ -190,6 +190,51 @@ def test_refused_recipient_fails_at_once_and_others_still_go(outbox, smtp_server
     assert "550" in bounced.last_error
     assert delivered.status == "sent"
     assert [m["To"] for m in smtp_server.wait_for(1)] == ["jane@example.com"]
+
+
+LONG_URL = "<https://api.clinic.example/api/v1/auth/unsubscribe/one-click?token=" + "a" * 120 + ">"
+
+
+def test_extra_headers_are_sent_as_given(outbox, smtp_server):
+    """Unfolded and not RFC 2047-encoded, as the email package would write a value this long:
+    mail providers read a List-Unsubscribe URL as it is."""
+    headers = {"List-Unsubscribe": LONG_URL,
+               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    email_id = queue_committed(outbox, headers=headers)
+    assert load(outbox, email_id).headers == headers
+
+    assert send_outbox(outbox) == 1
+    [message] = smtp_server.wait_for(1)
+    raw = dict(message.raw_items())
+    assert {name: raw[name] for name in headers} == headers
+    assert message["Subject"] == "Your order"
+
+
+@pytest.mark.parametrize("headers", [
+    {"List-Unsubscribe": "<https://a.example/u>\r\nBcc: victim@example.com"},
+    {"List-Unsubscribe": "<https://a.example/u>\nBcc: victim@example.com"},
+    {"List-Unsubscribe": "<https://a.example/u>\rX-Evil: 1"},
+    {"X-Evil: 1\r\nList-Unsubscribe": "<https://a.example/u>"},
+    {"X Evil": "1"}, {"Bcc": "victim@example.com"}, {"to": "victim@example.com"},
+    {"Content-Type": "text/html"}, {"X-Note": "caf\u00e9"}, {"X-Note": "a\u2028b"},
+    {"X-Note": "a" * 991},  # beyond the 998 characters a line may hold
+])
+def test_header_injection_and_unwritable_headers_are_refused_when_queued(db_session, headers):
+    with pytest.raises(ValueError):
+        queue(db_session, headers=headers)
+
+
+def test_a_header_altered_in_the_database_fails_the_email_for_good(outbox, smtp_server):
+    email_id = queue_committed(outbox, headers={"X-Campaign": "spring"})
+    with outbox.app_context():
+        db.session.execute(update(OutboxEmail).where(OutboxEmail.id == email_id).values(
+            headers={"X-Campaign": "spring\r\nBcc: victim@example.com"}))
+        db.session.commit()
+
+    assert send_outbox(outbox) == 1
+    email = load(outbox, email_id)
+    assert (email.status, email.attempts) == ("failed", 1) and "line" in email.last_error
+    assert smtp_server.messages == []
 
 
 def test_send_after_delays_delivery(outbox, smtp_server):

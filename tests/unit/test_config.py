@@ -49,6 +49,21 @@ def test_bad_values_are_refused(tmp_path):
         from_environment(str(tmp_path), {"CATALOGUE_TOTAL_LIMIT": "99"})
 
 
+def test_public_api_url_is_a_base_url(tmp_path, caplog):
+    def read(value: str) -> str:
+        return from_environment(str(tmp_path), {"PUBLIC_API_URL": value})["PUBLIC_API_URL"]
+
+    assert read("") == ""
+    assert read("https://api.clinic.example/") == "https://api.clinic.example"
+    for bad in ("api.clinic.example", "ftp://api.clinic.example", "https://a.example/?x=1"):
+        with pytest.raises(ConfigError, match="PUBLIC_API_URL"):
+            read(bad)
+    with caplog.at_level(logging.WARNING, logger="shop.config"):
+        check_production(from_environment(str(tmp_path), {
+            **SAFE_PRODUCTION, "PUBLIC_API_URL": "http://api.clinic.example"}))
+    assert "PUBLIC_API_URL is not https" in caplog.text
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "VOUCHER_KEY"])
 def test_production_refuses_default_or_missing_secrets(tmp_path, missing):
     env = {key: value for key, value in SAFE_PRODUCTION.items() if key != missing}
