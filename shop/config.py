@@ -140,6 +140,10 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "EMAIL_VERIFY_URL": env.get("EMAIL_VERIFY_URL", ""),
         "MARKETING_UNSUBSCRIBE_URL": env.get("MARKETING_UNSUBSCRIBE_URL", ""),
         "UNSUBSCRIBE_RATE_LIMIT": env.get("UNSUBSCRIBE_RATE_LIMIT", "10 per minute"),  # per IP
+        # per IP too, but a mail provider sends all its users' one-click unsubscribes from a few
+        # addresses, and the signed token cannot be guessed: this only bounds the load
+        "ONE_CLICK_UNSUBSCRIBE_RATE_LIMIT": env.get("ONE_CLICK_UNSUBSCRIBE_RATE_LIMIT",
+                                                    "600 per minute"),
         # where mail providers reach this API (https://api.clinic.example): marketing email
         # carries a one-click List-Unsubscribe URL under it
         "PUBLIC_API_URL": _base_url(env, "PUBLIC_API_URL"),

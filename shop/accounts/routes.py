@@ -169,7 +169,7 @@ def unsubscribe(args):
 @auth_blp.route("/unsubscribe/one-click", methods=["POST"])
 @access("public")
 @accepts_body("application/x-www-form-urlencoded", "multipart/form-data")
-@ratelimits.per_ip("UNSUBSCRIBE_RATE_LIMIT")
+@ratelimits.per_ip("ONE_CLICK_UNSUBSCRIBE_RATE_LIMIT")
 @auth_blp.arguments(schemas.UnsubscribeSchema, location="query", as_kwargs=True)
 @auth_blp.arguments(schemas.OneClickUnsubscribeSchema, location="form", error_status_code=400)
 @auth_blp.response(200, schemas.UnsubscribedSchema)

@@ -98,8 +98,8 @@ def test_form_bodies_are_still_415_everywhere_else(client, path):
                    "unsupported_media_type")
 
 
-def test_one_click_has_the_unsubscribe_rate_limit(limited_app):
-    client = limited_app(UNSUBSCRIBE_RATE_LIMIT="2 per minute").test_client()
+def test_one_click_has_a_rate_limit_of_its_own(limited_app):
+    client = limited_app(ONE_CLICK_UNSUBSCRIBE_RATE_LIMIT="2 per minute").test_client()
     for _ in range(2):
         assert_problem(client.post(f"{PATH}?token=forged", data=ONE_CLICK), 400,
                        "invalid_unsubscribe_token")
