@@ -4,7 +4,7 @@ from flask import Response, current_app, request
 
 from shop.accounts.auth import access
 from shop.api import Blueprint
-from shop.catalogue import cache, cards, listing, schemas, services
+from shop.catalogue import cache, cards, listing, schemas, services, suggestions
 from shop.extensions import db, limiter
 from shop.http import make_cacheable
 
@@ -70,6 +70,16 @@ def get_product(slug: str):
     """Get an active product with its variants, availability and ingredients."""
     product = listing.product_detail(session=db.session, slug=slug)
     return current_app.json.response(product)  # built to ProductSchema (listing.py)
+
+
+@blp.route("/suggestions")
+@access("public")
+@blp.arguments(schemas.SuggestionQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, schemas.SuggestionListSchema)
+def list_suggestions(q: str, limit: int):
+    """As the customer types: products, categories and treatments with a word of their name
+    starting with `q` (products first), for the search box to offer."""
+    return {"items": suggestions.suggest(session=db.session, q=q, limit=limit)}
 
 
 @blp.route("/treatments")

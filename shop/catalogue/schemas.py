@@ -127,3 +127,20 @@ class ProductPageSchema(page_schema(ProductSummarySchema, "ProductPageBase")):
                   "first item are counted, 1,000 by default)"},
     )
 TreatmentPageSchema = page_schema(TreatmentSchema, "TreatmentPage")
+
+
+class SuggestionQuerySchema(ma.Schema):
+    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100),
+                         metadata={"description": "What the customer has typed so far"})
+    limit = ma.fields.Integer(load_default=8, validate=ma.validate.Range(min=1, max=20))
+
+
+class SuggestionSchema(ma.Schema):
+    kind = ma.fields.String(required=True, metadata={"enum": ["product", "category",
+                                                              "treatment"]})
+    slug = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+
+
+class SuggestionListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(SuggestionSchema), required=True)
