@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -52,6 +52,7 @@ class RefundFacts:
     card_failed: bool = False
     lines: tuple[RefundedLine, ...] = ()
     staff_refund_id: int | None = None
+    card_failed_at: datetime | None = None  # when the bank sent it back; None: at once
 
     @property
     def amount(self) -> int:
@@ -263,6 +264,14 @@ def credit_notes(order: Order, refunds: Sequence[RefundFacts]) -> list[CreditNot
     return notes
 
 
+def as_known_at(refunds: Sequence[RefundFacts], moment: datetime) -> list[RefundFacts]:
+    """The refunds made by `moment`, as they stood then: a card refund the bank sent back
+    after it still counted."""
+    return [replace(fact, card_failed=fact.card_failed and (
+        fact.card_failed_at is None or as_utc(fact.card_failed_at) <= moment))
+        for fact in refunds if as_utc(fact.created_at) <= moment]
+
+
 def net(order: Order, notes: Sequence[CreditNote]) -> tuple[Money, Money]:
     """What the order was paid and the VAT it bears, after its refunds."""
     return (order.money(order.total_amount - sum(note.paid_back.amount for note in notes)),
@@ -284,12 +293,14 @@ def refunds_of(session: Session, order_id: int) -> list[RefundFacts]:
         facts.append(RefundFacts(
             refund.created_at, refund.card_amount, refund.voucher_amount,
             card_failed=row is not None and not row.counts,
+            card_failed_at=row.failed_at if row is not None else None,
             lines=tuple(RefundedLine(line.order_line_id, line.quantity, line.amount)
                         for line in refund.lines),
             staff_refund_id=refund.id,
         ))
     made_by_staff = {refund.payment_refund_id for refund in staff}
-    facts += [RefundFacts(row.created_at, row.amount, 0, card_failed=not row.counts)
+    facts += [RefundFacts(row.created_at, row.amount, 0, card_failed=not row.counts,
+                          card_failed_at=row.failed_at)
               for row in card.values() if row.id not in made_by_staff]
     return sorted(facts, key=lambda fact: as_utc(fact.created_at))  # stable: ids break ties
 

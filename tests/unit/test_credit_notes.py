@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shop.admin.reports.services import bookings
 from shop.money import Money
 from shop.orders.credit_notes import (
     RefundedLine,
     RefundFacts,
+    as_known_at,
     as_sold,
     credit_notes,
     net,
@@ -235,3 +237,42 @@ def test_amount_refunds_at_any_rates_add_up_and_end_at_zero(paid, rates, shippin
     assert all(paid >= 0 and vat >= 0 for paid, vat in left_by_rate(placed, notes[:-1]).values())
     assert set(left_by_rate(placed, notes).values()) == {(0, 0)}
     assert net(placed, notes) == (Money(0, "GBP"), Money(0, "GBP"))
+
+
+def test_as_known_at_a_moment_a_card_refund_failed_later_still_counts():
+    failed = RefundFacts(START, 1100, 0, card_failed=True,
+                         card_failed_at=START + timedelta(days=2))
+    at_once = RefundFacts(START + timedelta(days=1), 500, 0, card_failed=True)
+    assert [fact.card_failed for fact in as_known_at([failed, at_once], START)] == [False]
+    assert [fact.card_failed for fact in as_known_at(
+        [failed, at_once], START + timedelta(days=1))] == [False, True]
+    assert [fact.card_failed for fact in as_known_at(
+        [failed, at_once], START + timedelta(days=2))] == [True, True]
+
+
+# --- the sales report's days ---------------------------------------------------------------
+
+
+def test_a_failed_card_refund_is_booked_again_on_the_day_it_failed():
+    """Two halves of 22.00 (3.67 VAT) refunded on days 0 and 1; the first one's card refund
+    comes back on day 2. Days 0 and 1 keep what they booked; day 2 books the change: the
+    failed 11.00 back, and the VAT both notes now take (1.84, the second being now half of
+    what is left) against the 3.67 booked."""
+    placed = order(line(1, 2, 2200))
+    first = RefundFacts(START, 1100, 0, card_failed=True, card_failed_at=START + timedelta(2))
+    second = amount_refund(1, 1100)
+    booked = [(moment, change.refunds, change.vat, change.by_rate)
+              for moment, change in bookings(placed, [first, second])]
+    assert booked == [(START, 1100, 184, {20: (916, 184)}),
+                      (START + timedelta(1), 1100, 183, {20: (917, 183)}),
+                      (START + timedelta(2), -1100, -183, {20: (-917, -183)})]
+    # the days add up to the credit notes as they are now
+    assert vats(credit_notes(placed, [first, second])) == [0, 184] == [0, sum(
+        change[2] for change in booked)]
+
+
+def test_a_card_refund_that_failed_at_once_books_nothing():
+    placed = order(line(1, 2, 2200))
+    booked = [(change.refunds, change.vat)
+              for _, change in bookings(placed, [amount_refund(0, 1100, card_failed=True)])]
+    assert booked == [(0, 0)]

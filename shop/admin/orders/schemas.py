@@ -59,6 +59,8 @@ class PaymentRefundSchema(ma.Schema):
     status = ma.fields.String(required=True)
     reason = ma.fields.String()
     created_at = UtcDateTime()
+    failed_at = UtcDateTime(allow_none=True, metadata={
+        "description": "When the bank sent it back (null if it never counted or still does)"})
 
 
 class PaymentSchema(ma.Schema):
