@@ -1,14 +1,14 @@
 """order_notes: what staff note on an order for each other, never shown to the customer
 
 Revision ID: 0033
-Revises: 0031
+Revises: 0032
 """
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0033'
-down_revision = '0031'
+down_revision = '0032'
 branch_labels = None
 depends_on = None
 

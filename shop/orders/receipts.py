@@ -3,7 +3,8 @@ show (HMRC VAT Notice 700/21): the seller's name, address and VAT registration n
 unique number (the order's), the date of supply (when it was paid), what was supplied with
 quantities and prices, the VAT rate of each line, the VAT by rate and the total. The order's
 refunds follow, each as a credit note (shop.orders.credit_notes) with what it refunded, where
-the money went back and the VAT it takes back, then what was paid and the VAT net of them.
+the money went back and the VAT it takes back, in all and at each rate (with the amount net of
+VAT it was taken on), then what was paid and the VAT net of them.
 Every value from the order is escaped; the page carries no script and its CSP allows none."""
 
 from __future__ import annotations
@@ -68,19 +69,27 @@ def _paid_back(note: CreditNote) -> str:
 
 
 def _refunds(order: Order, refunds: list[CreditNote]) -> str:
-    """The credit notes, then what was paid and the VAT net of them; nothing without any."""
+    """The credit notes, each with its VAT by rate under it, then what was paid and the VAT
+    net of them; nothing without any."""
     if not refunds:
         return ""
-    rows = [(note.credit_note, _date(note.created_at),
-             ", ".join(f"{line.quantity} × {line.name} ({line.sku})" for line in note.lines)
-             or "amount refund", _paid_back(note), format_money(note.amount),
-             format_money(note.vat)) for note in refunds]
+    notes = "".join(_note(note) for note in refunds)
     paid, vat = net(order, refunds)
     return (f"<h2>Refunds</h2><table><tr><th>Credit note</th><th>Date</th><th>Refunded</th>"
             f"<th>Paid back to</th><th class=n>Amount</th><th class=n>VAT taken back</th></tr>"
-            f"{_cells(rows, numbers_from=4)}"  # net paid under the amounts, net VAT under VAT
+            f"{notes}"  # net paid under the amounts, net VAT under VAT
             f"<tr><td colspan=4>Net paid</td><td class=n>{escape(format_money(paid))}</td>"
             f"<td></td></tr>{_sums([('Net VAT', format_money(vat))], 5)}</table>")
+
+
+def _note(note: CreditNote) -> str:
+    """Its row, then a row for each rate: the VAT taken back at it, and on what."""
+    refunded = ", ".join(f"{line.quantity} × {line.name} ({line.sku})" for line in note.lines)
+    row = (note.credit_note, _date(note.created_at), refunded or "amount refund",
+           _paid_back(note), format_money(note.amount), format_money(note.vat))
+    return _cells([row], numbers_from=4) + _sums(
+        [(f"VAT at {part.rate}% on {format_money(part.net)}", format_money(part.vat))
+         for part in note.vat_by_rate], 5)
 
 
 def _cells(rows: list[tuple], numbers_from: int = 1) -> str:

@@ -76,6 +76,12 @@ class OrderRefundLineSchema(ma.Schema):
     amount = money_field(required=True, metadata={"description": "What was paid back for it"})
 
 
+class CreditNoteVatSchema(ma.Schema):
+    rate = ma.fields.Integer(required=True, metadata={"description": "Percent, as in `vat`"})
+    net = money_field(required=True, metadata={"description": "Paid back at this rate, VAT out"})
+    vat = money_field(required=True, metadata={"description": "The VAT taken back at this rate"})
+
+
 class OrderRefundSchema(ma.Schema):
     credit_note = ma.fields.String(required=True, metadata={
         "example": "GLW-10042-R1", "description": "The credit note's number: the order's "
@@ -89,6 +95,9 @@ class OrderRefundSchema(ma.Schema):
     voucher_amount = money_field(required=True,
                                  metadata={"description": "Back onto the gift vouchers"})
     vat = money_field(required=True, metadata={"description": "The VAT it takes back"})
+    vat_by_rate = ma.fields.List(ma.fields.Nested(CreditNoteVatSchema), required=True, metadata={
+        "description": "What it paid back and the VAT it takes back at each rate, highest "
+        "first; the VATs add up to `vat`, each row's net and VAT to what went back at it"})
     lines = ma.fields.List(ma.fields.Nested(OrderRefundLineSchema), required=True, metadata={
         "description": "What it refunded; empty for a refund of an amount"})
 
@@ -106,12 +115,18 @@ def _address(address: dict | None) -> dict | None:
     return {name: address[name] for name in ADDRESS_FIELDS if name in address}
 
 
+def vat_by_rate(note: credit_notes.CreditNote) -> list[dict]:
+    return [{"rate": part.rate, "net": part.net.as_dict(), "vat": part.vat.as_dict()}
+            for part in note.vat_by_rate]
+
+
 def _refund(note: credit_notes.CreditNote) -> dict:
     return {
         "credit_note": note.credit_note, "created_at": iso_datetime(note.created_at),
         "status": note.status, "amount": note.amount.as_dict(),
         "card_amount": note.card_amount.as_dict(),
         "voucher_amount": note.voucher_amount.as_dict(), "vat": note.vat.as_dict(),
+        "vat_by_rate": vat_by_rate(note),
         "lines": [{"line_id": line.line_id, "sku": line.sku, "name": line.name,
                    "quantity": line.quantity, "amount": line.amount.as_dict()}
                   for line in note.lines],

@@ -69,6 +69,8 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(String(255), default="")
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When we learnt the bank sent it back; None for one that never counted (failed at once)
+    failed_at: Mapped[datetime | None]
 
     payment: Mapped[Payment] = relationship(back_populates="refunds")
 

@@ -11,6 +11,7 @@ import stripe
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shop.db import utcnow
 from shop.errors import Conflict, ValidationFailed
 from shop.orders import emails
 from shop.orders import services as orders
@@ -107,6 +108,7 @@ def record_from_stripe(*, session: Session, payment: Payment, refund: dict) -> R
     if row.status not in NOT_COUNTING:
         row.status = refund.get("status") or row.status
     if counted and not row.counts:
+        row.failed_at = utcnow()  # the sales report books the reversal on this day
         order = orders.lock_order(session=session, order_id=row.order_id)
         order.needs_attention, order.attention_reason = True, "refund_failed"
         orders.add_event(order, "refund_failed", refund_id=row.stripe_refund_id,

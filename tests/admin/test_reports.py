@@ -9,16 +9,23 @@ import csv
 import io
 from datetime import timedelta
 
+from sqlalchemy import select
+
+from shop.admin.models import OrderRefund
 from shop.db import utcnow
 from shop.orders import services as orders
+from shop.payments.models import Refund
 from tests.admin.factories import make_variant, paid_card_order, place_order, refund
+from tests.fixtures.stripe import CARD_REFUND_FAILS
+from tests.orders.test_receipts import WEBHOOK_SECRET, card_paid
+from tests.payments.helpers import bank_sends_refund_back
 
 URL = "/api/v1/admin/reports/sales"
 
 
-def report(client, admin, query: str = "") -> dict:
-    today = utcnow().date()
-    response = client.get(f"{URL}?from={today}&to={today}{query}", headers=admin.headers)
+def report(client, admin, query: str = "", day=None) -> dict:
+    day = day or utcnow().date()
+    response = client.get(f"{URL}?from={day}&to={day}{query}", headers=admin.headers)
     assert response.status_code == 200, response.json
     return response.json
 
@@ -68,6 +75,42 @@ def test_refunds_count_on_the_day_they_are_made(client, admin, db_session, use_l
     assert after["net_vat"]["amount"] == after["vat"]["amount"] - after["refunds_vat"]["amount"]
     [today] = after["days"]
     assert today["refunds_vat"] == after["refunds_vat"]
+    assert today["refunds_vat_by_rate"] == after["refunds_vat_by_rate"]
+    assert rate_vat(after, 20) - rate_vat(before, 20) == 133 + 183
+
+
+def test_a_card_refund_the_bank_sends_back_is_booked_on_the_day_it_failed(
+        client, admin, db_session, use_localstripe):
+    """Made yesterday, sent back today: yesterday stays as it was reported, and today books a
+    reversal of its refund and of the VAT it took back."""
+    body = card_paid(client, use_localstripe, make_variant(db_session, price=900), 1,
+                     card=CARD_REFUND_FAILS)  # 9.00 carrying 1.50 VAT
+    order_id = body["order"]["id"]
+    made = refund(client, admin, order_id, amount={"amount": 900, "currency": "GBP"})
+    assert made.status_code == 201 and made.json["vat_by_rate"][0]["vat"]["amount"] == 150
+    card = db_session.scalar(select(Refund).where(Refund.order_id == order_id))
+    yesterday = utcnow() - timedelta(days=1)
+    card.created_at = db_session.get(OrderRefund, made.json["id"]).created_at = yesterday
+    db_session.flush()
+    day_before, today_before = report(client, admin, day=yesterday.date()), report(client, admin)
+    bank_sends_refund_back(client, use_localstripe, card.stripe_refund_id, WEBHOOK_SECRET)
+    db_session.refresh(card)
+    assert card.status == "failed" and card.failed_at is not None
+    day_after, today_after = report(client, admin, day=yesterday.date()), report(client, admin)
+    assert day_after == day_before  # as reported, the failed refund's 9.00 and 1.50 in it
+    assert today_after["refunds"]["amount"] - today_before["refunds"]["amount"] == -900
+    assert today_after["refunds_vat"]["amount"] - today_before["refunds_vat"]["amount"] == -150
+    assert rate_vat(today_after, 20) - rate_vat(today_before, 20) == -150
+    assert today_after["net_vat"]["amount"] - today_before["net_vat"]["amount"] == 150
+    [note] = client.get(f"/api/v1/admin/orders/{order_id}", headers=admin.headers).json[
+        "refunds"]
+    assert note["vat"]["amount"] == 0  # the credit note shows it failed, as before
+    document = client.get(f"/api/v1/orders/{order_id}?access_token={body['access_token']}")
+    assert document.json["refunds"][0]["status"] == "card_refund_failed"
+
+
+def rate_vat(body: dict, rate: int) -> int:
+    return sum(row["vat"]["amount"] for row in body["refunds_vat_by_rate"] if row["rate"] == rate)
 
 
 def test_sales_report_as_csv(client, admin, db_session):
@@ -85,6 +128,10 @@ def test_sales_report_as_csv(client, admin, db_session):
     assert int(total["revenue"]) == body["revenue"]["amount"]
     assert int(total["refunds"]) == body["refunds"]["amount"]
     assert int(total["refunds_vat"]) == body["refunds_vat"]["amount"]
+    by_rate = [row for row in rows if row["section"] == "total_refunds_by_rate"]
+    assert sum(int(row["refunds_vat"]) for row in by_rate) == body["refunds_vat"]["amount"]
+    assert {int(row["rate"]) for row in by_rate} == \
+        {row["rate"] for row in body["refunds_vat_by_rate"]}
 
 
 def test_a_period_without_sales(client, admin):

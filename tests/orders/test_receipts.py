@@ -144,9 +144,9 @@ def test_line_and_amount_refunds_are_credit_notes(client, db_session, admin_head
     assert first == {
         "credit_note": f"{number}-R1", "created_at": first["created_at"], "status": "refunded",
         "amount": gbp(1100), "card_amount": gbp(1100), "voucher_amount": gbp(0),
-        "vat": gbp(183), "lines": [{"line_id": line_id, "sku": variant.sku,
-                                    "name": "MOIST Serum - 30 ml", "quantity": 1,
-                                    "amount": gbp(1100)}]}
+        "vat": gbp(183), "vat_by_rate": [{"rate": 20, "net": gbp(917), "vat": gbp(183)}],
+        "lines": [{"line_id": line_id, "sku": variant.sku, "name": "MOIST Serum - 30 ml",
+                   "quantity": 1, "amount": gbp(1100)}]}
     assert (second["credit_note"], second["amount"], second["vat"], second["lines"]) == \
         (f"{number}-R2", gbp(500), gbp(84), [])  # 5.00 of the 11.00 left, carrying 1.84
     detail = client.get(f"/api/v1/admin/orders/{body['order']['id']}",
@@ -227,3 +227,57 @@ def test_a_refund_made_in_stripe_is_a_credit_note_too(client, db_session, use_lo
     assert (credit["amount"], credit["card_amount"], credit["vat"], credit["lines"]) == \
         (gbp(600), gbp(600), gbp(100), [])
     assert "amount refund" in page and "Net paid</td><td class=n>£6.00" in page
+
+
+def test_a_mixed_rate_order_refunded_by_amount_shows_the_vat_at_each_rate(
+        client, db_session, admin_headers, use_localstripe):
+    """A 12.00 serum (2.00 VAT at 20%) and a 50.00 money gift voucher (0%): an amount is
+    shared over the rates by what is still paid at each, and each rate's share takes that
+    rate's VAT; the last refund takes back what is left at every rate."""
+    cart_id = cart_with(client, make_variant(db_session, price=1200, name="MOIST Serum"), 1)
+    added = client.post(f"/api/v1/carts/{cart_id}/items", json={
+        "sku": "GLW-GV-50", "quantity": 1,
+        "voucher": {"recipient_name": "Ada", "recipient_email": "ada@example.com"}})
+    assert added.status_code == 201, added.json
+    body = checkout(client, cart_id)
+    use_localstripe.pay(body["payment"]["client_secret"])
+    client.post(f"/api/v1/orders/{body['order']['id']}/sync?access_token={body['access_token']}")
+    first = refund(client, admin_headers, body["order"]["id"], amount=gbp(1000))
+    # 1000 x 1200/6200 = 193.5 (the larger remainder: 194) at 20%, carrying 32; 806 at 0%
+    assert first["vat_by_rate"] == [{"rate": 20, "net": gbp(162), "vat": gbp(32)},
+                                    {"rate": 0, "net": gbp(806), "vat": gbp(0)}]
+    assert first["vat"] == gbp(32)
+    last = refund(client, admin_headers, body["order"]["id"], amount=gbp(5200))
+    assert last["vat_by_rate"] == [{"rate": 20, "net": gbp(838), "vat": gbp(168)},
+                                   {"rate": 0, "net": gbp(4194), "vat": gbp(0)}]
+    page, refunds = refunds_shown(client, body)
+    assert [item["vat_by_rate"] for item in refunds] == \
+        [first["vat_by_rate"], last["vat_by_rate"]]
+    section = page[page.index("<h2>Refunds</h2>"):]
+    for expected in ("VAT at 20% on £1.62</td><td class=n>£0.32",
+                     "VAT at 0% on £8.06</td><td class=n>£0.00",
+                     "VAT at 20% on £8.38</td><td class=n>£1.68",
+                     "VAT at 0% on £41.94</td><td class=n>£0.00",
+                     "Net paid</td><td class=n>£0.00", "Net VAT</td><td class=n>£0.00"):
+        assert expected in section, expected
+
+
+def test_a_refund_of_lines_at_two_rates_shows_each_rate(client, db_session, admin_headers,
+                                                         use_localstripe):
+    cart_id = cart_with(client, make_variant(db_session, price=1100), 2)
+    client.post(f"/api/v1/carts/{cart_id}/items", json={
+        "sku": "GLW-GV-50", "quantity": 1,
+        "voucher": {"recipient_name": "Ada", "recipient_email": "ada@example.com"}})
+    body = checkout(client, cart_id)
+    use_localstripe.pay(body["payment"]["client_secret"])
+    client.post(f"/api/v1/orders/{body['order']['id']}/sync?access_token={body['access_token']}")
+    serum, voucher = body["order"]["lines"]
+    made = refund(client, admin_headers, body["order"]["id"],
+                  lines=[{"line_id": serum["id"], "quantity": 1},
+                         {"line_id": voucher["id"], "quantity": 1}])
+    assert made["vat_by_rate"] == [{"rate": 20, "net": gbp(917), "vat": gbp(183)},
+                                   {"rate": 0, "net": gbp(5000), "vat": gbp(0)}]
+    page, [credit] = refunds_shown(client, body)
+    assert credit["vat_by_rate"] == made["vat_by_rate"] and credit["vat"] == gbp(183)
+    assert "VAT at 20% on £9.17</td><td class=n>£1.83" in page
+    assert "VAT at 0% on £50.00</td><td class=n>£0.00" in page

@@ -22,11 +22,10 @@ from shop.accounts.models import User
 from shop.admin.models import OrderRefund, OrderRefundLine
 from shop.admin.orders.services import refunded_quantities, settlement
 from shop.audit import record as audit_record
-from shop.carts.pricing import shares
 from shop.errors import Conflict, ValidationFailed
 from shop.inventory import services as inventory
 from shop.money import Money
-from shop.orders import emails
+from shop.orders import credit_notes, emails
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderLine
 from shop.payments import services as payments
@@ -41,20 +40,10 @@ class LineRefund:
     amount: int
 
 
-def _line_discount(line: OrderLine, order: Order) -> int:
-    """The line's part of the order's discount, split over its products as checkout split
-    it (gift vouchers bought are never discounted), so the parts add up to the discount."""
-    if not order.discount_amount or line.kind != "product":
-        return 0
-    products = [each for each in order.lines if each.kind == "product"]
-    split = shares([each.line_total_amount for each in products], order.discount_amount)
-    return dict(zip([each.id for each in products], split, strict=True))[line.id]
-
-
 def _share(line: OrderLine, order: Order, units: int) -> int:
     """What `units` of a line cost after its part of the discount; all of them, exactly
-    what was paid for the line."""
-    return (line.line_total_amount - _line_discount(line, order)) * units // line.quantity
+    what was paid for the line (as its credit notes count it)."""
+    return credit_notes.paid_for_lines(order)[line.id] * units // line.quantity
 
 
 def _in_open_returns(session: Session, order: Order, but: int | None) -> dict[int, int]:

@@ -13,6 +13,7 @@ from shop.admin.schemas import (
 from shop.admin.stock.schemas import MovementSchema
 from shop.orders.models import ORDER_STATUSES
 from shop.orders.schemas import (
+    CreditNoteVatSchema,
     OrderLineSchema,
     OrderShippingSchema,
     OrderTotalsSchema,
@@ -58,6 +59,8 @@ class PaymentRefundSchema(ma.Schema):
     status = ma.fields.String(required=True)
     reason = ma.fields.String()
     created_at = UtcDateTime()
+    failed_at = UtcDateTime(allow_none=True, metadata={
+        "description": "When the bank sent it back (null if it never counted or still does)"})
 
 
 class PaymentSchema(ma.Schema):
@@ -90,6 +93,8 @@ class StaffRefundSchema(ma.Schema):
     voucher_amount = money_field(required=True)
     vat = money_field(required=True, metadata={
         "description": "The VAT it takes back (none for a card part the bank sent back)"})
+    vat_by_rate = ma.fields.List(ma.fields.Nested(CreditNoteVatSchema), required=True, metadata={
+        "description": "Paid back (net of VAT) and VAT taken back at each rate, highest first"})
     restock = ma.fields.Boolean(required=True)
     reason = ma.fields.String(required=True)
     staff = ma.fields.Nested(StaffRefSchema, allow_none=True)

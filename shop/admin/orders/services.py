@@ -157,6 +157,7 @@ def refund_item(*, session: Session, refund: OrderRefund,
         "id": refund.id, "credit_note": note.credit_note, "amount": order.money(refund.amount),
         "card_amount": order.money(refund.card_amount),
         "voucher_amount": order.money(refund.voucher_amount), "vat": note.vat,
+        "vat_by_rate": note.vat_by_rate,
         "restock": refund.restock, "reason": refund.reason, "staff": staff_ref(staff),
         "lines": [{"line_id": line.order_line_id, "sku": skus.get(line.order_line_id),
                    "quantity": line.quantity, "amount": order.money(line.amount)}

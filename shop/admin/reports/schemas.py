@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from shop.admin.schemas import DateRangeArgsSchema, UtcDateTime
 from shop.csvio import FormatArgsSchema
+from shop.orders.schemas import CreditNoteVatSchema
 from shop.schemas import money_field
 
 
@@ -26,6 +27,8 @@ class SalesDaySchema(ma.Schema):
     vat = money_field(required=True)
     refunds = money_field(required=True)
     refunds_vat = money_field(required=True)
+    refunds_vat_by_rate = ma.fields.List(ma.fields.Nested(CreditNoteVatSchema), required=True,
+                                         metadata={"description": "refunds_vat by rate"})
 
 
 class SalesReportSchema(ma.Schema):
@@ -37,11 +40,16 @@ class SalesReportSchema(ma.Schema):
     revenue = money_field(required=True, metadata={"description": "Paid order totals, VAT in"})
     vat = money_field(required=True)
     refunds = money_field(required=True, metadata={
-        "description": "What refunds made in the period paid back (by credit note)"})
+        "description": "What refunds made in the period paid back (by credit note), less card "
+        "refunds made before that the bank sent back in it (booked on the day it failed)"})
     net_revenue = money_field(required=True)
     refunds_vat = money_field(required=True, metadata={
         "description": "The VAT those refunds take back (each credit note's)"})
     net_vat = money_field(required=True, metadata={"description": "vat less refunds_vat"})
+    refunds_vat_by_rate = ma.fields.List(
+        ma.fields.Nested(CreditNoteVatSchema), required=True,
+        metadata={"description": "What refunds paid back (net of VAT) and the VAT they take "
+                  "back, at each rate, highest first; the VATs add up to refunds_vat"})
     average_order = money_field(required=True)
     top_products = ma.fields.List(ma.fields.Nested(TopProductSchema), required=True)
     days = ma.fields.List(ma.fields.Nested(SalesDaySchema), required=True)
