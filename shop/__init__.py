@@ -112,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop import docs, health
     from shop.accounts import admin_routes as accounts_admin
     from shop.accounts import routes as accounts
+    from shop.accounts import two_factor_routes as accounts_two_factor
     from shop.admin.routes import register_admin_blueprints
     from shop.back_in_stock.routes import blp as back_in_stock_blp
     from shop.carts.routes import blp as carts_blp
@@ -129,9 +130,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     for blueprint in (
-        catalogue_blp, accounts.auth_blp, accounts.me_blp, accounts_admin.blp, carts_blp,
-        checkout_blp, orders_blp, payments_blp, vouchers_blp, back_in_stock_blp,
-        promotions_blp, enquiries_blp, returns_blp, reviews_blp, wishlist_blp,
+        catalogue_blp, accounts.auth_blp, accounts.me_blp, accounts_two_factor.blp,
+        accounts_admin.blp, carts_blp, checkout_blp, orders_blp, payments_blp, vouchers_blp,
+        back_in_stock_blp, promotions_blp, enquiries_blp, returns_blp, reviews_blp,
+        wishlist_blp,
     ):
         api.register_blueprint(blueprint)
     register_admin_blueprints(api)

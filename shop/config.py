@@ -120,6 +120,10 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "REGISTER_RATE_LIMIT": env.get("REGISTER_RATE_LIMIT", "5 per minute;50 per day"),
         "REGISTER_EMAIL_RATE_LIMIT": env.get("REGISTER_EMAIL_RATE_LIMIT", "3 per hour"),
         "REFRESH_RATE_LIMIT": env.get("REFRESH_RATE_LIMIT", "30 per minute"),
+        # per account: POST /me/two-factor/* (guessing codes with a stolen access token)
+        "TWO_FACTOR_RATE_LIMIT": env.get("TWO_FACTOR_RATE_LIMIT", "5 per minute;20 per hour"),
+        # staff and admin endpoints refuse (403) staff accounts without two-factor on
+        "STAFF_TWO_FACTOR_REQUIRED": _bool(env.get("STAFF_TWO_FACTOR_REQUIRED")),
         "PASSWORD_RESET_RATE_LIMIT": env.get("PASSWORD_RESET_RATE_LIMIT",
                                              "5 per minute;50 per day"),  # per IP
         "PASSWORD_RESET_EMAIL_RATE_LIMIT": env.get("PASSWORD_RESET_EMAIL_RATE_LIMIT",
@@ -213,6 +217,9 @@ def check_production(config: dict) -> None:
     if config["PUBLIC_API_URL"] and not config["PUBLIC_API_URL"].startswith("https://"):
         log.warning("PUBLIC_API_URL is not https: mail providers only unsubscribe with one "
                     "click (RFC 8058) over https")
+    if not config["STAFF_TWO_FACTOR_REQUIRED"]:
+        log.warning("STAFF_TWO_FACTOR_REQUIRED is off: a staff password alone reaches refunds "
+                    "and customers' data; turn it on once the staff have enrolled")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         log.warning(
             "!!! PRODUCTION IS RUNNING ON SQLITE: use PostgreSQL (DATABASE_URL) for "

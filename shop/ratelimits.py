@@ -153,3 +153,21 @@ def per_json_field(setting: str, field: str) -> Callable:
         configured(setting), key_func=json_field_key(field), scope=field,
         error_message=f"Too many attempts for this {field}; try again later.",
     )
+
+
+def per_account(setting: str) -> Callable:
+    """Limit a signed-in view per account (below `@access(...)`, which identifies it): a
+    stolen access token is limited however many addresses it is used from."""
+    from shop.extensions import limiter
+
+    return limiter.limit(
+        configured(setting), key_func=_account_key, scope="account",
+        error_message="Too many attempts for this account; try again later.",
+    )
+
+
+def _account_key() -> str:
+    from shop.accounts.auth import current_user
+
+    user = current_user()
+    return f"account:{user.id if user else 'none'}"

@@ -3,7 +3,9 @@
 Access levels: `public` (anyone), `optional` (anyone; a valid token identifies the user),
 `customer`, `staff`, `admin` (each includes the ones after it in ROLE_RANK order), and
 `webhook` (authenticated by a signature, not a token). The authorisation-matrix test walks
-the URL map and fails on any route that declares none.
+the URL map and fails on any route that declares none. With STAFF_TWO_FACTOR_REQUIRED, the
+staff and admin levels also refuse an account without two-factor sign-in (read from the user
+row already loaded: no query).
 """
 
 from __future__ import annotations
@@ -114,6 +116,10 @@ def _authenticate(level: str) -> None:
                            headers={"WWW-Authenticate": "Bearer"})
     if ROLE_RANK[user.role] < ROLE_RANK[level]:
         raise Forbidden(f"This needs the {level} role.", code="insufficient_role")
+    if (level != "customer" and not user.two_factor_enabled
+            and current_app.config["STAFF_TWO_FACTOR_REQUIRED"]):
+        raise Forbidden("Turn on two-factor sign-in (POST /me/two-factor/setup) to use the "
+                        "staff tools.", code="two_factor_required")
 
 
 def access(level: str) -> Callable[[F], F]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.catalogue.models import Concern
@@ -46,6 +46,12 @@ class User(Base):
     deleted_at: Mapped[datetime | None]
     # The skin profile GET /me/routine is built from: None until the customer tells us
     skin_type: Mapped[str | None] = mapped_column(String(20))
+    # Two-factor sign-in (accounts/otp.py): the TOTP secret sealed with a key derived from
+    # VOUCHER_KEY (pending until enabled_at is set), and the last time step a code was
+    # accepted for, so no code works twice
+    two_factor_secret: Mapped[str | None] = mapped_column(String(255))
+    two_factor_enabled_at: Mapped[datetime | None]
+    two_factor_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Address.id",
@@ -58,6 +64,10 @@ class User(Base):
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.two_factor_enabled_at is not None
 
     @property
     def is_active(self) -> bool:
@@ -187,4 +197,16 @@ class EmailChange(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class RecoveryCode(Base):
+    """A single-use two-factor recovery code, stored only as a keyed hash (accounts/otp.py)."""
+
+    __tablename__ = "two_factor_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]

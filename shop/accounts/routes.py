@@ -33,15 +33,15 @@ me_blp = Blueprint(
 )
 
 
-def _no_store(response):
+def no_store(response):
     # Tokens and personal data must not sit in shared or browser caches (RFC 6749 5.1).
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
 
 
-auth_blp.after_request(_no_store)
-me_blp.after_request(_no_store)
+auth_blp.after_request(no_store)
+me_blp.after_request(no_store)
 export.register_section("password_resets", password_reset.export_resets)
 export.register_section("email_changes", email_change.export_changes)
 
@@ -76,10 +76,13 @@ def register(args):
 @ratelimits.per_json_field("LOGIN_EMAIL_RATE_LIMIT", "email")
 @auth_blp.arguments(schemas.LoginSchema)
 @auth_blp.response(200, schemas.TokenSchema)
-@auth_blp.alt_response(401, description="Wrong email or password")
+@auth_blp.alt_response(401, description="invalid_credentials: wrong email or password; "
+                                        "otp_required: the account has two-factor on, send "
+                                        "otp too; invalid_otp: a wrong or used code")
 @auth_blp.alt_response(429, description="Too many attempts")
 def issue_tokens(args):
-    """Sign in with email and password (customers and staff alike)."""
+    """Sign in with email and password (customers and staff alike), and with two-factor on,
+    a code from the authenticator app or a recovery code (otp)."""
     tokens = services.authenticate(session=db.session, device=_device(args), **args)
     db.session.commit()
     return tokens

@@ -24,6 +24,11 @@ def _password(**kwargs: Any) -> ma.fields.String:
 
 # --- tokens -------------------------------------------------------------------------------
 
+def _otp_code(**kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(required=True, load_only=True, validate=Length(min=1, max=64),
+                            **kwargs)
+
+
 def _device_name() -> ma.fields.String:
     return ma.fields.String(
         load_only=True, validate=[Length(min=1, max=100), not_blank],
@@ -42,6 +47,10 @@ class RegisterSchema(ma.Schema):
 class LoginSchema(ma.Schema):
     email = ma.fields.String(required=True, validate=Length(min=1, max=254))
     password = _password()
+    otp = ma.fields.String(
+        load_only=True, attribute="otp_code", validate=Length(max=64),
+        metadata={"description": "With two-factor on: a code from the authenticator app or an "
+                                 "unused recovery code (otp_required until it is given)"})
     device_name = _device_name()
 
 
@@ -135,6 +144,8 @@ class ProfileSchema(ma.Schema):
         ma.fields.String(), attribute="skin_concerns", required=True,
         metadata={"description": "Concern slugs of your skin profile, the first leading"})
     created_at = ma.fields.DateTime(required=True)
+    two_factor_enabled = ma.fields.Boolean(
+        required=True, metadata={"description": "Sign-in asks for a code as well (otp)"})
 
 
 class ProfileUpdateSchema(ma.Schema):
@@ -276,6 +287,31 @@ class ExportSchema(ma.Schema):
         return data
 
 
+class TwoFactorSetupSchema(ma.Schema):
+    secret = ma.fields.String(required=True, metadata={
+        "description": "Base32 secret to type into the authenticator app; shown this once"})
+    otpauth_uri = ma.fields.String(required=True, metadata={
+        "description": "otpauth://totp/... for the app (the QR code holds it)"})
+    qr_svg = ma.fields.String(required=True, metadata={
+        "description": "The otpauth URI as an SVG QR code"})
+
+
+class TwoFactorConfirmSchema(ma.Schema):
+    code = _otp_code(metadata={"description": "A 6-digit code the app now shows"})
+
+
+class TwoFactorEnabledSchema(ma.Schema):
+    recovery_codes = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "10 single-use codes for signing in without the app; shown this once"})
+    sessions_revoked = ma.fields.Integer(
+        required=True, metadata={"description": "Other sessions signed out"})
+
+
+class TwoFactorDisableSchema(ma.Schema):
+    password = _password(metadata={"description": "The current password"})
+    code = _otp_code(metadata={"description": "A code from the app, or an unused recovery code"})
+
+
 # --- staff administration -----------------------------------------------------------------
 
 class StaffSchema(ma.Schema):
@@ -284,6 +320,8 @@ class StaffSchema(ma.Schema):
     name = ma.fields.String(required=True)
     role = ma.fields.String(required=True)
     disabled = ma.fields.Function(lambda user: user.disabled_at is not None, required=True)
+    two_factor_enabled = ma.fields.Boolean(required=True, metadata={
+        "description": "Signs in with a code as well (STAFF_TWO_FACTOR_REQUIRED needs it)"})
     created_at = ma.fields.DateTime(required=True)
     last_login_at = ma.fields.DateTime(allow_none=True)
 

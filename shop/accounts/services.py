@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.accounts import codes, passwords, skin_profile
+from shop.accounts import codes, otp, passwords, skin_profile
 from shop.accounts.auth import (
     access_lifetime,
     hash_token,
@@ -128,14 +128,21 @@ def email_unavailable() -> Conflict:
 
 
 def authenticate(
-    *, session: Session, email: str, password: str, device: str | None = None
+    *, session: Session, email: str, password: str, otp_code: str | None = None,
+    device: str | None = None,
 ) -> IssuedTokens:
-    """Check an email and password (same cost whether or not the account exists)."""
+    """Check an email and password (same cost whether or not the account exists), then the
+    second factor of an account with two-factor on."""
     user = find_user_by_email(session=session, email=email)
     stored_hash = user.password_hash if user is not None and user.is_active else None
     if not passwords.verify_password(stored_hash, password):
         log.info("sign-in refused", extra={"user_id": user.id if user else None})
         raise Unauthorized("The email or password is incorrect.", code="invalid_credentials")
+    try:
+        otp.check_sign_in(session=session, user=user, otp=otp_code)
+    except Unauthorized as refused:
+        log.info("sign-in refused", extra={"user_id": user.id, "reason": refused.code})
+        raise
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
