@@ -297,6 +297,8 @@ class TwoFactorSetupSchema(ma.Schema):
 
 
 class TwoFactorConfirmSchema(ma.Schema):
+    password = _password(metadata={
+        "description": "The current password: a stolen session alone cannot turn it on"})
     code = _otp_code(metadata={"description": "A 6-digit code the app now shows"})
 
 
@@ -340,3 +342,8 @@ class StaffUpdateSchema(ma.Schema):
     name = ma.fields.String(validate=Length(max=200))
     role = ma.fields.String(validate=ma.validate.OneOf(STAFF_ROLES))
     disabled = ma.fields.Boolean()
+    two_factor = ma.fields.Boolean(
+        validate=ma.validate.Equal(False, error="Only the account's owner can turn it on."),
+        metadata={"description": "false: turn two-factor sign-in off for someone who lost "
+                                 "their app and recovery codes (they are signed out, told, "
+                                 "and enrol again)"})

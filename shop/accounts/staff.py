@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shop.accounts import passwords
+from shop.accounts import passwords, two_factor
 from shop.accounts.models import STAFF_ROLES, User
 from shop.accounts.services import normalise_email, revoke_all_families
 from shop.audit import record as audit_record
@@ -23,7 +23,7 @@ def snapshot(user: User) -> dict[str, Any]:
     """What the audit trail records about a staff account (never the password hash)."""
     return {
         "email": user.email, "name": user.name, "role": user.role,
-        "disabled": user.disabled_at is not None,
+        "disabled": user.disabled_at is not None, "two_factor": user.two_factor_enabled,
     }
 
 
@@ -85,8 +85,9 @@ def create_staff(
 def update_staff(
     *, session: Session, actor: User, user_id: int, changes: dict[str, Any]
 ) -> User:
-    """Change a staff account's name, role or disabled state. Disabling signs it out; the
-    shop always keeps at least one active admin."""
+    """Change a staff account's name, role or disabled state, or turn its two-factor sign-in
+    off (a lost phone). Disabling and the reset sign it out; the shop always keeps at least
+    one active admin."""
     user = get_staff(session=session, user_id=user_id)
     if "role" in changes:
         _check_role(changes["role"])
@@ -105,6 +106,8 @@ def update_staff(
         revoke_all_families(session=session, user=user, reason="account_disabled")
     elif changes.get("disabled") is False:
         user.disabled_at = None
+    if changes.get("two_factor") is False:
+        two_factor.reset_by_admin(session=session, user=user)
     session.flush()
     audit_record(
         session=session, actor=actor, action="staff.update", entity="user",

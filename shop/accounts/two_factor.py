@@ -55,14 +55,23 @@ def start_setup(*, session: Session, user: User) -> Setup:
     return Setup(secret=secret, otpauth_uri=uri, qr_svg=buffer.getvalue().decode())
 
 
-def confirm(*, session: Session, user: User, code: str, keep_family_id: int | None) -> Enabled:
-    """Turn two-factor on with a code from the pending secret: fresh recovery codes, and
-    every other session signed out (as a password change does)."""
+def _check_password(user: User, password: str) -> None:
+    if not passwords.verify_password(user.password_hash, password):
+        raise Unauthorized("The password is incorrect.", code="invalid_current_password",
+                           errors={"password": ["The password is incorrect."]})
+
+
+def confirm(*, session: Session, user: User, password: str, code: str,
+            keep_family_id: int | None) -> Enabled:
+    """Turn two-factor on with the password (so that whoever stole a session cannot enrol
+    their own app and shut the owner out) and a code from the pending secret: fresh recovery
+    codes, and every other session signed out (as a password change does)."""
     lock_signed_in_account(session=session, user=user)
     if user.two_factor_enabled:
         raise _already_enabled()
     if user.two_factor_secret is None:
         raise Conflict("Start with POST /me/two-factor/setup.", code="two_factor_not_set_up")
+    _check_password(user, password)
     if not otp.accept_totp(session=session, user=user, code=code):
         raise BadRequest("The code is wrong or was already used; check the app's clock.",
                          code="invalid_otp", errors={"code": ["Wrong or already used."]})
@@ -83,9 +92,7 @@ def disable(*, session: Session, user: User, password: str, code: str,
     lock_signed_in_account(session=session, user=user)
     if not user.two_factor_enabled:
         raise Conflict("Two-factor sign-in is not on.", code="two_factor_not_enabled")
-    if not passwords.verify_password(user.password_hash, password):
-        raise Unauthorized("The password is incorrect.", code="invalid_current_password",
-                           errors={"password": ["The password is incorrect."]})
+    _check_password(user, password)
     if not otp.accept_code(session=session, user=user, code=code):
         raise Unauthorized("The code is wrong or was already used.", code="invalid_otp",
                            errors={"code": ["Wrong or already used."]})
@@ -98,6 +105,19 @@ def disable(*, session: Session, user: User, password: str, code: str,
             "If this was not you, reset your password now and turn it on again.")
     log.info("two-factor disabled", extra={"user_id": user.id, "sessions_revoked": revoked})
     return revoked
+
+
+def reset_by_admin(*, session: Session, user: User) -> None:
+    """A staff member lost the app and the recovery codes: an admin turns two-factor off (the
+    staff update's audit entry records it); every session is signed out, and the owner is told
+    and enrols again at the next sign-in."""
+    if not user.two_factor_enabled:
+        return
+    forget(session=session, user=user)
+    revoke_all_families(session=session, user=user, reason="two_factor_reset")
+    _notify(session, user, "An administrator turned two-step sign-in off for your GLOW Clinic "
+                           "account: sign in with your password and turn it on again.",
+            "If you did not ask for this, tell the clinic's administrator now.")
 
 
 def forget(*, session: Session, user: User) -> None:

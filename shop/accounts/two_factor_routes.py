@@ -39,12 +39,13 @@ def setup():
 @blp.arguments(schemas.TwoFactorConfirmSchema)
 @blp.response(200, schemas.TwoFactorEnabledSchema)
 @blp.alt_response(400, description="invalid_otp: the code is wrong or was already used")
+@blp.alt_response(401, description="invalid_current_password")
 @blp.alt_response(409, description="two_factor_enabled: already on; two_factor_not_set_up: "
                                    "no setup to confirm")
 @blp.alt_response(429, description="Too many attempts")
 def confirm(args):
-    """Turn two-factor on with a code from the app: answers the recovery codes, shown this
-    once; every other session is signed out."""
+    """Turn two-factor on with the password and a code from the app: answers the recovery
+    codes, shown this once; every other session is signed out."""
     enabled = two_factor.confirm(session=db.session, user=current_user(),
                                  keep_family_id=g.token_family_id, **args)
     db.session.commit()

@@ -67,6 +67,11 @@ def assert_problem(response, status: int, code: str) -> dict:
     return response.json
 
 
+def with_password(code: str) -> dict:
+    """A confirm's body: the password and the code."""
+    return {"password": PASSWORD, "code": code}
+
+
 def sign_in(client, otp_code: str | None = None, *, email="ann@example.com", password=PASSWORD):
     body = {"email": email, "password": password}
     if otp_code is not None:
@@ -78,7 +83,7 @@ def enrol(client, headers: dict, clock: Clock) -> tuple[str, list[str]]:
     """Set up and confirm; the clock then moves on a step, so the next code is a fresh one."""
     secret = client.post("/api/v1/me/two-factor/setup", headers=headers).json["secret"]
     confirmed = client.post("/api/v1/me/two-factor/confirm", headers=headers,
-                            json={"code": code_at(secret, clock)})
+                            json=with_password(code_at(secret, clock)))
     assert confirmed.status_code == 200, confirmed.json
     clock.tick()
     return secret, confirmed.json["recovery_codes"]
@@ -103,7 +108,7 @@ def test_confirming_with_a_code_turns_it_on_and_answers_ten_recovery_codes(
         client, db_session, ann, ann_headers, clock):
     secret = client.post("/api/v1/me/two-factor/setup", headers=ann_headers).json["secret"]
     response = client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                           json={"code": code_at(secret, clock)})
+                           json=with_password(code_at(secret, clock)))
     assert response.status_code == 200, response.json
     recovery_codes = response.json["recovery_codes"]
     assert len(set(recovery_codes)) == 10
@@ -122,18 +127,30 @@ def test_a_wrong_code_does_not_turn_it_on(client, ann_headers, clock):
     for wrong in ("000000" if code_at(secret, clock) != "000000" else "111111",
                   code_at(secret, clock, steps=2), "not a code"):
         assert_problem(client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                                   json={"code": wrong}), 400, "invalid_otp")
+                                   json=with_password(wrong)), 400, "invalid_otp")
+    assert client.get("/api/v1/me", headers=ann_headers).json["two_factor_enabled"] is False
+
+
+def test_confirm_needs_the_password_too(client, ann_headers, clock):
+    """Whoever stole a session cannot enrol their own app and shut the owner out."""
+    secret = client.post("/api/v1/me/two-factor/setup", headers=ann_headers).json["secret"]
+    assert_problem(client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
+                               json={"password": "not the password",
+                                     "code": code_at(secret, clock)}),
+                   401, "invalid_current_password")
+    assert client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
+                       json={"code": code_at(secret, clock)}).status_code == 422
     assert client.get("/api/v1/me", headers=ann_headers).json["two_factor_enabled"] is False
 
 
 def test_confirm_needs_a_setup_and_setup_refuses_once_it_is_on(client, ann_headers, clock):
     assert_problem(client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                               json={"code": "123456"}), 409, "two_factor_not_set_up")
+                               json=with_password("123456")), 409, "two_factor_not_set_up")
     enrol(client, ann_headers, clock)
     assert_problem(client.post("/api/v1/me/two-factor/setup", headers=ann_headers),
                    409, "two_factor_enabled")
     assert_problem(client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                               json={"code": "123456"}), 409, "two_factor_enabled")
+                               json=with_password("123456")), 409, "two_factor_enabled")
 
 
 def test_a_second_setup_replaces_the_pending_secret(client, ann_headers, clock):
@@ -141,16 +158,16 @@ def test_a_second_setup_replaces_the_pending_secret(client, ann_headers, clock):
     second = client.post("/api/v1/me/two-factor/setup", headers=ann_headers).json["secret"]
     assert first != second
     assert_problem(client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                               json={"code": code_at(first, clock)}), 400, "invalid_otp")
+                               json=with_password(code_at(first, clock))), 400, "invalid_otp")
     assert client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                       json={"code": code_at(second, clock)}).status_code == 200
+                       json=with_password(code_at(second, clock))).status_code == 200
 
 
 def test_enabling_keeps_this_session_and_signs_out_the_others(client, ann, ann_headers, clock):
     other = sign_in(client).json
     secret = client.post("/api/v1/me/two-factor/setup", headers=ann_headers).json["secret"]
     response = client.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                           json={"code": code_at(secret, clock)})
+                           json=with_password(code_at(secret, clock)))
     assert response.json["sessions_revoked"] == 1
     assert client.get("/api/v1/me", headers=ann_headers).status_code == 200
     assert_problem(client.get("/api/v1/me", headers={
@@ -238,10 +255,10 @@ def test_two_factor_endpoints_are_limited_per_account(limited_app, client, ann_h
     limited = limited_app(TWO_FACTOR_RATE_LIMIT="2 per minute").test_client()
     for ip in ("192.0.2.1", "192.0.2.2"):
         response = limited.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                                json={"code": "123456"}, environ_base={"REMOTE_ADDR": ip})
+                                json=with_password("123456"), environ_base={"REMOTE_ADDR": ip})
         assert response.status_code == 409
     assert_problem(limited.post("/api/v1/me/two-factor/confirm", headers=ann_headers,
-                                json={"code": "123456"},
+                                json=with_password("123456"),
                                 environ_base={"REMOTE_ADDR": "192.0.2.3"}), 429, "rate_limited")
 
 
@@ -280,7 +297,7 @@ def test_disabling_needs_the_password_and_a_code(client, db_session, ann, ann_he
 def test_a_recovery_code_can_turn_it_off(client, ann_headers, clock):
     _, recovery_codes = enrol(client, ann_headers, clock)
     response = client.post("/api/v1/me/two-factor/disable", headers=ann_headers,
-                           json={"password": PASSWORD, "code": recovery_codes[3]})
+                           json=with_password(recovery_codes[3]))
     assert response.status_code == 200
 
 
@@ -382,11 +399,33 @@ def test_staff_turning_it_on_and_off_is_audited(client, db_session, desk, clock)
     headers = bearer_for(db_session, desk)
     secret, _ = enrol(client, headers, clock)
     client.post("/api/v1/me/two-factor/disable", headers=headers,
-                json={"password": PASSWORD, "code": code_at(secret, clock)})
+                json=with_password(code_at(secret, clock)))
     entries = db_session.scalars(select(AuditEntry).where(AuditEntry.actor_id == desk.id)
                                  .order_by(AuditEntry.id)).all()
     assert [(entry.action, entry.after) for entry in entries] == [
         ("two_factor.enable", {"two_factor": True}), ("two_factor.disable", {"two_factor": False})]
+
+
+def test_an_admin_turns_it_off_for_staff_who_lost_their_phone(
+        client, db_session, desk, clock, admin_headers):
+    desk_headers = bearer_for(db_session, desk)
+    enrol(client, desk_headers, clock)
+    url = f"/api/v1/admin/staff/{desk.id}"
+    refused = client.patch(url, headers=admin_headers, json={"two_factor": True})
+    assert refused.status_code == 422 and "two_factor" in refused.json["errors"]
+    assert_problem(client.patch(url, headers=desk_headers, json={"two_factor": False}), 403,
+                   "insufficient_role")  # staff cannot reset each other, or themselves
+    response = client.patch(url, headers=admin_headers, json={"two_factor": False})
+    assert response.status_code == 200, response.json
+    assert response.json["two_factor_enabled"] is False
+    assert client.get("/api/v1/me", headers=desk_headers).status_code == 401  # signed out
+    assert sign_in(client, email="desk@example.com").status_code == 200  # the password alone
+    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "staff.update")
+                               .order_by(AuditEntry.id.desc())).first()
+    assert (entry.before["two_factor"], entry.after["two_factor"]) == (True, False)
+    told = db_session.scalars(select(OutboxEmail).where(OutboxEmail.to == "desk@example.com")
+                              .order_by(OutboxEmail.id.desc())).first()
+    assert "administrator turned two-step sign-in off" in told.text
 
 
 # --- the migration --------------------------------------------------------------------------
