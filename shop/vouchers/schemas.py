@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from shop.csvio import FormatArgsSchema
 from shop.db import as_utc
-from shop.schemas import money_field
+from shop.schemas import instant_in_range, money_field
 from shop.vouchers.models import KINDS, STATUSES, TRANSACTION_KINDS
 
 
@@ -101,7 +101,8 @@ class VoidSchema(ma.Schema):
 
 
 class ExtendSchema(ma.Schema):
-    expires_at = ma.fields.AwareDateTime(metadata={"description": "The new expiry"})
+    expires_at = ma.fields.AwareDateTime(validate=instant_in_range,
+                                         metadata={"description": "The new expiry"})
     months = ma.fields.Integer(validate=ma.validate.Range(min=1, max=60))
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
 
