@@ -9,9 +9,10 @@ import marshmallow as ma
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from shop.errors import PROBLEM_MIMETYPE, http_exception_to_problem
+from shop.http import loads_json
 
 
 class ProblemSchema(ma.Schema):
@@ -59,6 +60,13 @@ class StrictParser(FlaskParser):
             raise ma.ValidationError(
                 {field or "_schema": [f"Must be between {low} and {high}."] for field in fields})
         super()._validate_arguments(data, validators)
+
+    def _raw_load_json(self, req):
+        """As webargs', parsing with loads_json: every body that is not a document we take
+        is the JSON decode error webargs answers 400 for."""
+        if not is_json_request(req):
+            return ma.missing
+        return loads_json(req.get_data(cache=True))
 
 
 class Blueprint(SmorestBlueprint):

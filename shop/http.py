@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, has_request_context, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import NotFound
@@ -83,20 +85,73 @@ def _streamed_body_exceeds(limit: int) -> bool:
 
 
 NUL_MESSAGE = "Must not contain NUL (\\u0000) characters."
+SURROGATE_MESSAGE = "Must not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode."
+SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_JSON_DEPTH = 32  # our deepest request body nests 4 levels
 
 
-def _nul_fields(value: object, name: str = "") -> list[str]:
-    """The top-level names of a JSON document under which a string holds a NUL."""
+def loads_json(data: str | bytes) -> Any:
+    """json.loads for request bodies, where whatever is not a document we take raises
+    json.JSONDecodeError (the client's 400), never another exception (a 500): bytes that are
+    not UTF-8, nesting beyond MAX_JSON_DEPTH (Python's parser, and every walk over the
+    document after it, runs out of stack: RecursionError), an integer literal of more than
+    the 4,300 digits Python converts (a plain ValueError)."""
+    try:
+        text = data.decode() if isinstance(data, bytes) else data  # UTF-8, as webargs reads
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:  # (UnicodeDecodeError is a ValueError)
+        raise json.JSONDecodeError(f"Not a JSON document: {exc}"[:200], "<body>", 0) from None
+    if _nested_beyond(document, MAX_JSON_DEPTH):
+        raise json.JSONDecodeError(f"Nested more than {MAX_JSON_DEPTH} levels deep.", text, 0)
+    return document
+
+
+def _nested_beyond(document: object, limit: int) -> bool:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return False
+
+
+class ShopJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading with loads_json: `request.get_json()` parses bodies with this."""
+
+    sort_keys = False  # answers keep their schemas' order
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads_json(s)
+
+
+def _text_faults(text: str) -> list[str]:
+    """Why PostgreSQL (NUL) or any UTF-8 encoder (a lone surrogate, which JSON's \\ud800
+    escape can carry) could not take this text."""
+    faults = [NUL_MESSAGE] if "\x00" in text else []
+    if not text.isascii() and SURROGATE.search(text):
+        faults.append(SURROGATE_MESSAGE)
+    return faults
+
+
+def _unstorable_fields(value: object, name: str = "") -> set[tuple[str, str]]:
+    """(top-level name, why) for each string or key of a JSON document holding text that
+    cannot be stored."""
     if isinstance(value, str):
-        return [name] if "\x00" in value else []
+        return {(name, fault) for fault in _text_faults(value)}
+    found: set[tuple[str, str]] = set()
     if isinstance(value, dict):
-        found = [name] if any("\x00" in key for key in value) else []
         for key, item in value.items():
-            found += _nul_fields(item, name or key)
-        return found
-    if isinstance(value, list):
-        return [found for item in value for found in _nul_fields(item, name)]
-    return []
+            found |= {(name, fault) for fault in _text_faults(key)}
+            found |= _unstorable_fields(item, name or key)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _unstorable_fields(item, name)
+    return found
 
 
 def _is_chunked() -> bool:
@@ -107,20 +162,26 @@ def _has_body() -> bool:
     return bool(request.content_length) or _is_chunked()
 
 
-def _refuse_nul_characters() -> Response | None:
+def _refuse_unstorable_text() -> Response | None:
     """NUL never belongs in text and PostgreSQL cannot store or compare it (the driver
-    raises): refuse it up front, as the client's error, on every database alike."""
+    raises); a lone surrogate is not Unicode and no UTF-8 encoder (the drivers', Argon2's,
+    HMAC's) takes it. Refuse them up front, as the client's error, on every database alike.
+    (A query string or a path cannot carry a surrogate: werkzeug decodes them replacing
+    what is not UTF-8.)"""
     if "\x00" in request.path:
         return problem(404, "not_found", "No such resource.")
     if request.routing_exception is not None:
         return None
-    query = sorted({name for name, value in request.args.items(multi=True)
-                    if "\x00" in name or "\x00" in value}) if request.query_string else []
-    body = _nul_fields(request.get_json(silent=True)) if _json_to_check() else []
-    fields = sorted({field or "_body" for field in body}) + query
-    if fields:
+    errors: dict[str, list[str]] = {}
+    body = _unstorable_fields(request.get_json(silent=True)) if _json_to_check() else set()
+    for field, fault in sorted(body):
+        errors.setdefault(field or "_body", []).append(fault)
+    if request.query_string:
+        errors.update({name: [NUL_MESSAGE] for name, value in request.args.items(multi=True)
+                       if "\x00" in name or "\x00" in value})
+    if errors:
         return problem(422, "validation_error", "The request failed validation; see errors.",
-                       errors={field: [NUL_MESSAGE] for field in fields})
+                       errors=errors)
     return None
 
 
@@ -225,8 +286,9 @@ class NoCookieSessions(SessionInterface):
 
 def init_http(app: Flask) -> None:
     app.session_interface = NoCookieSessions()
+    app.json = ShopJSONProvider(app)
     app.url_map.converters["int"] = DatabaseIntegerConverter  # before any route is added
     app.before_request(_assign_request_id)
     app.before_request(_check_body)
-    app.before_request(_refuse_nul_characters)
+    app.before_request(_refuse_unstorable_text)
     app.after_request(_finish_response)

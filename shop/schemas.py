@@ -1,6 +1,6 @@
 """Schema pieces every domain shares: money, pages of results, hand-written dumps."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import marshmallow as ma
 
@@ -11,6 +11,17 @@ def not_blank(value: str) -> None:
     """A validator: a string that is more than whitespace."""
     if not value.strip():
         raise ma.ValidationError("Must not be blank.")
+
+
+# The instants a client may send. Python's datetime ends in year 9999, and the code steps past
+# what it is given: a date range's exclusive end is the next day, the sales report's default
+# window starts 30 days before its end, and an instant is converted to UTC before PostgreSQL
+# stores it (9999-12-31T23:59-12:00 is in year 10000 there). Each was a 500 at the edges.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9999, 1, 1, tzinfo=UTC)
+INSTANT_RANGE_MESSAGE = "Must be between 1900-01-01 and 9999-01-01 (UTC)."
+instant_in_range = ma.validate.Range(min=EARLIEST_INSTANT, max=LATEST_INSTANT,
+                                     error=INSTANT_RANGE_MESSAGE)
 
 
 def money_field(**kwargs) -> ma.fields.Nested:

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from shop.csvio import FormatArgsSchema
 from shop.db import as_utc
-from shop.schemas import PageArgsSchema
+from shop.schemas import EARLIEST_INSTANT, INSTANT_RANGE_MESSAGE, LATEST_INSTANT, PageArgsSchema
 
 
 class UtcDateTime(ma.fields.DateTime):
@@ -25,18 +25,22 @@ class AdminListArgsSchema(PageArgsSchema, FormatArgsSchema):
 class DayOrInstant(ma.fields.Field):
     """An ISO date (a whole UTC day) or an ISO datetime (naive means UTC)."""
 
-    default_error_messages = {"invalid": "Not a valid ISO date or datetime."}
+    default_error_messages = {"invalid": "Not a valid ISO date or datetime.",
+                              "range": INSTANT_RANGE_MESSAGE}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")
         try:
-            if len(value) == 10:
-                return date.fromisoformat(value)
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = date.fromisoformat(value) if len(value) == 10 else \
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
             raise self.make_error("invalid") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if isinstance(parsed, datetime) and parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        if not EARLIEST_INSTANT <= start_of(parsed) <= LATEST_INSTANT:
+            raise self.make_error("range")
+        return parsed
 
 
 def start_of(value: date | datetime) -> datetime:

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from shop.db import as_utc
+from shop.http import loads_json
 from shop.idempotency.models import IdempotencyKey
 
 # An in_progress row this old belongs to a request that died with its process (a finished
@@ -43,7 +44,7 @@ def fingerprint(body: bytes) -> str:
     if body:
         try:
             canonical = json.dumps(
-                json.loads(body), sort_keys=True, separators=(",", ":")
+                loads_json(body), sort_keys=True, separators=(",", ":")
             ).encode()
         except ValueError:
             canonical = body

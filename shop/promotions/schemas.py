@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from shop.admin.schemas import AdminListArgsSchema, UtcDateTime
 from shop.money import Money
-from shop.schemas import money_field, page_schema
+from shop.schemas import instant_in_range, money_field, page_schema
 
 Length = ma.validate.Length
 CODE = ma.validate.Regexp(r"^\s*[A-Za-z0-9][A-Za-z0-9_-]{2,39}\s*$",
@@ -57,8 +57,8 @@ class PromotionCreateSchema(ma.Schema):
     percent_off = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100))
     amount_off = money_field()
     min_subtotal = money_field()
-    starts_at = ma.fields.AwareDateTime(allow_none=True)
-    ends_at = ma.fields.AwareDateTime(allow_none=True)
+    starts_at = ma.fields.AwareDateTime(allow_none=True, validate=instant_in_range)
+    ends_at = ma.fields.AwareDateTime(allow_none=True, validate=instant_in_range)
     max_redemptions = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1))
     once_per_customer = ma.fields.Boolean(load_default=False)
 
@@ -75,7 +75,7 @@ class PromotionCreateSchema(ma.Schema):
 
 class PromotionChangeSchema(ma.Schema):
     description = ma.fields.String(validate=Length(min=1, max=200))
-    starts_at = ma.fields.AwareDateTime(allow_none=True)
-    ends_at = ma.fields.AwareDateTime(allow_none=True)
+    starts_at = ma.fields.AwareDateTime(allow_none=True, validate=instant_in_range)
+    ends_at = ma.fields.AwareDateTime(allow_none=True, validate=instant_in_range)
     max_redemptions = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1))
     status = ma.fields.String(validate=ma.validate.OneOf(("active", "disabled")))

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from shop.admin.schemas import AdminListArgsSchema, UtcDateTime
 from shop.reviews.models import REVIEW_STATUSES
-from shop.schemas import PageArgsSchema, not_blank, page_schema
+from shop.schemas import PageArgsSchema, instant_in_range, not_blank, page_schema
 
 Length = ma.validate.Length
 SORTS = ("newest", "highest", "lowest")
@@ -109,7 +109,8 @@ class ReviewQuerySchema(AdminListArgsSchema):
 
 
 class ReviewApproveSchema(ma.Schema):
-    updated_at = ma.fields.AwareDateTime(required=True, default_timezone=UTC, metadata={
+    updated_at = ma.fields.AwareDateTime(required=True, default_timezone=UTC,
+                                         validate=instant_in_range, metadata={
         "description": "The review's `updated_at` as staff read it: a review the customer "
                        "changed since is not published (409 review_changed)"})
 

@@ -5,7 +5,7 @@ import marshmallow as ma
 from shop.admin.schemas import AdminListArgsSchema
 from shop.csvio import FormatArgsSchema
 from shop.db import as_utc
-from shop.schemas import money_field, page_schema
+from shop.schemas import instant_in_range, money_field, page_schema
 from shop.vouchers.models import KINDS, STATUSES, TRANSACTION_KINDS
 
 
@@ -147,7 +147,8 @@ class VoidSchema(ma.Schema):
 
 
 class ExtendSchema(ma.Schema):
-    expires_at = ma.fields.AwareDateTime(metadata={"description": "The new expiry"})
+    expires_at = ma.fields.AwareDateTime(validate=instant_in_range,
+                                         metadata={"description": "The new expiry"})
     months = ma.fields.Integer(validate=ma.validate.Range(min=1, max=60))
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
 

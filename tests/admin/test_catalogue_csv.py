@@ -143,6 +143,12 @@ BAD_ROWS = [
     ({"duration_minutes": "30"}, "duration_minutes"),
     ({"type": "bundle"}, "type"),
     ({"sku": "GLW-BRUSH-SOFT"}, "sku"),
+    # PostgreSQL refuses these at the write (NUL in text, a number no INTEGER holds): a 500
+    ({"variant_name": "Sonic\x00brush"}, "variant_name"),
+    ({"image_urls": "https://example.com/a\x00.jpg"}, "image_urls"),
+    ({"price": str(2**31)}, "price"),
+    ({"weight_grams": "9" * 30}, "weight_grams"),
+    ({"variant_position": str(-(2**31) - 1)}, "variant_position"),
 ]
 
 
@@ -234,6 +240,28 @@ def test_formula_cells_are_neutralised_and_round_trip(client, admin, db_session)
     response = send(client, admin, text)
     assert response.status_code == 200 and not any(response.json["updated"].values())
     assert audit_count(db_session) == entries
+
+
+@pytest.mark.parametrize("dry_run", ["?dry_run=true", ""])
+def test_text_and_numbers_the_database_cannot_hold_are_row_errors(client, admin, dry_run):
+    rows = rows_of(export(client, admin))
+    rows[0]["position"] = str(2**31)
+    rows[1]["description"] = "Gentle\x00"
+    response = send(client, admin, to_csv(rows), dry_run)
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert response.json["errors"] == {
+        "line 2": {"position": ["Must be greater than or equal to -2147483648 and less than or "
+                                "equal to 2147483647."]},
+        "line 3": {"description": ["Must not contain NUL (\\u0000) characters."]}}
+
+
+def test_a_cell_longer_than_the_csv_reader_takes_is_a_file_error(client, admin, db_session):
+    rows = rows_of(export(client, admin))
+    rows[0]["description"] = "x" * 200_000  # the csv module stops at 131,072 characters
+    response = send(client, admin, to_csv(rows))
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert "field limit" in response.json["errors"]["file"][0]
+    assert audit_count(db_session) == 0
 
 
 @pytest.mark.parametrize("text, message", [

@@ -145,3 +145,24 @@ def test_a_period_without_sales(client, admin):
 def test_the_period_must_be_ordered(client, admin):
     response = client.get(f"{URL}?from=2026-03-01&to=2026-02-01", headers=admin.headers)
     assert response.status_code == 422
+
+
+RANGE_MESSAGE = "Must be between 1900-01-01 and 9999-01-01 (UTC)."
+
+
+def test_dates_at_the_calendars_ends_are_a_422_not_an_overflow(client, admin):
+    """`to` is exclusive (a date means the day after), the report's default window starts
+    30 days before `to`: at year 9999 or year 1 either overflowed Python's datetime (a 500)."""
+    for query in ("to=9999-12-31", "to=0001-01-01", "to=0001-01-01T00:00:00%2B14:00",
+                  "from=9999-12-31T23:59:59-12:00"):
+        response = client.get(f"{URL}?{query}", headers=admin.headers)
+        assert response.status_code == 422, (query, response.text)
+        name = query.split("=")[0]
+        assert response.json["errors"] == {name: [RANGE_MESSAGE]}
+    for listing in ("/api/v1/admin/orders", "/api/v1/admin/audit",
+                    "/api/v1/admin/stock/movements"):
+        response = client.get(f"{listing}?to=9999-12-31", headers=admin.headers)
+        assert response.status_code == 422, (listing, response.text)
+        assert response.json["errors"] == {"to": [RANGE_MESSAGE]}
+    widest = client.get(f"{URL}?from=1900-01-01&to=9998-12-31", headers=admin.headers)
+    assert widest.status_code == 200, widest.text

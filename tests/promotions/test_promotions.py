@@ -124,6 +124,20 @@ def test_a_minimum_spend_not_reached_takes_nothing_off_and_checkout_says_so(
     assert body["promotion"]["applies"] is True and body["totals"]["discount"] == gbp(1000)
 
 
+def test_a_window_beyond_the_calendar_in_utc_is_a_422(client, admin):
+    """9999-12-31T23:59:59-12:00 is in year 10000 in UTC, which PostgreSQL's driver cannot
+    send (a 500): instants are bounded where nothing done with them can overflow."""
+    message = ["Must be between 1900-01-01 and 9999-01-01 (UTC)."]
+    for name in ("starts_at", "ends_at"):
+        refused = create(client, admin, **{name: "9999-12-31T23:59:59-12:00"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json["errors"] == {name: message}
+    assert create(client, admin, ends_at="9998-12-31T00:00:00-12:00").status_code == 201
+    changed = client.patch(f"{ADMIN_URL}/GLOW10", headers=admin,
+                           json={"starts_at": "0001-01-01T00:00:00+14:00"})
+    assert changed.status_code == 422 and changed.json["errors"] == {"starts_at": message}
+
+
 @pytest.mark.parametrize(("fields", "reason"), [
     ({"starts_at": (utcnow() + timedelta(days=1)).isoformat()}, "not_started"),
     ({"ends_at": (utcnow() - timedelta(seconds=1)).isoformat()}, "expired"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import func, inspect, select
 
 from shop.accounts.models import User
@@ -32,6 +33,8 @@ PAYLOADS = [
 # Raw bytes that are not UTF-8 at all, exactly as a client may send them.
 RAW_QUERY = "%ff%fe%00"
 RAW_PATH = "%ff%fe"
+NUL = "Must not contain NUL (\\u0000) characters."
+SURROGATE = "Must not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode."
 ANSWER_TYPES = ("application/json", "application/problem+json", "text/csv")
 SLOW_SECONDS = 5
 
@@ -101,6 +104,45 @@ def test_nul_in_a_json_body_is_a_422_naming_the_field(client):
     assert list(nested.json["errors"]) == ["shipping_address"]
     assert client.post("/api/v1/auth/token", json={
         "email": "nul@example.com", "password": "long enough password"}).status_code == 401
+
+
+def test_a_lone_surrogate_in_a_json_body_is_a_422_naming_the_field(client, customer_headers):
+    """JSON's \\ud800 escape decodes to a string no UTF-8 encoder takes (the database
+    drivers', Argon2's, HMAC's): it was a 500 wherever the text went."""
+    register = client.post("/api/v1/auth/register", data=(
+        '{"email": "lone@example.com", "password": "long enough password", "name": "A\\ud800"}'),
+        content_type="application/json")
+    assert register.status_code == 422, register.text
+    assert register.json["errors"] == {"name": [SURROGATE]}
+    signin = client.post("/api/v1/auth/token", content_type="application/json",
+                         data='{"email": "x@example.com", "password": "\\udfff\\u0000"}')
+    assert signin.status_code == 422, signin.text
+    assert signin.json["errors"] == {"password": [NUL, SURROGATE]}
+    nested = client.patch("/api/v1/me", headers=customer_headers, content_type="application/json",
+                          data='{"name": "Ann", "concerns": ["acne", "\\udc00"]}')
+    assert nested.status_code == 422 and nested.json["errors"] == {"concerns": [SURROGATE]}
+    paired = client.patch("/api/v1/me", headers=customer_headers, content_type="application/json",
+                          data='{"name": "Ann \\ud83e\\uddf4"}')  # a pair is one character
+    assert paired.status_code == 200 and paired.json["name"] == "Ann \U0001f9f4"
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100_000 + "]" * 100_000,  # Python's parser runs out of stack
+    '{"email": ' + "[" * 500 + "]" * 500 + "}",  # parsed, but walks over it ran out
+    '{"email": "a@example.com", "password": "long enough password", "name": '
+    + '{"a": ' * 40 + "1" + "}" * 40 + "}",  # deeper than any body we take
+    '{"email": "a@example.com", "password": "long enough password", "name": 1'
+    + "0" * 5_000 + "}",  # more digits than Python converts to an int
+])
+def test_json_the_parser_cannot_take_is_the_400_for_a_body_that_is_not_json(client, body):
+    response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
+    assert response.status_code == 400, response.text
+    assert response.content_type == "application/problem+json"
+    assert response.json["errors"] == {"json": ["Invalid JSON body."]}
+    cart = client.post("/api/v1/carts").json["id"]
+    keyed = client.post(f"/api/v1/carts/{cart}/items", data=body,
+                        content_type="application/json", headers={"Idempotency-Key": "deep-1"})
+    assert keyed.status_code == 400, keyed.text  # the key's fingerprint parses the body too
 
 
 def test_nul_in_a_query_parameter_name_or_a_path_is_refused(client):

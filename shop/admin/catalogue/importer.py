@@ -6,6 +6,7 @@ its line number and the messages per column.
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -84,7 +85,10 @@ def _file_error(message: str) -> ValidationFailed:
 
 
 def parse_file(text: str) -> list[ParsedRow]:
-    header, raw_rows = read_csv(text)
+    try:
+        header, raw_rows = read_csv(text)
+    except csv.Error as exc:  # a cell beyond the csv module's 131,072 characters
+        raise _file_error(f"The file could not be read as CSV: {exc}.") from exc
     unknown = [name for name in header if name not in COLUMNS]
     if not header or "type" not in header or "slug" not in header:
         raise _file_error("The first line must be a header with at least `type` and `slug`.")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shop.admin.catalogue.schemas import SKU_ERROR, SKU_PATTERN, SLUG_ERROR, SLUG_PATTERN
 from shop.admin.catalogue.services import category_snapshot
+from shop.api import INTEGER_RANGE
 from shop.catalogue.models import (
     ROUTINE_STEPS,
     SKIN_TYPES,
@@ -30,6 +31,7 @@ from shop.catalogue.models import (
     Variant,
 )
 from shop.csvio import EXTRA_CELLS, LIST_SEPARATOR, write_csv
+from shop.http import NUL_MESSAGE
 
 CATEGORY_COLUMNS = ("slug", "name", "description", "position")
 PRODUCT_COLUMNS = ("slug", "name", "status", "category", "short_description", "description",
@@ -131,6 +133,9 @@ class CsvList(ma.fields.Field):
         return [self.inner.deserialize(item) for item in items]
 
 
+LOWEST, HIGHEST = INTEGER_RANGE
+
+
 def _slug(**kwargs) -> ma.fields.String:
     return ma.fields.String(validate=[ma.validate.Length(min=1, max=120),
                                       ma.validate.Regexp(SLUG_PATTERN, error=SLUG_ERROR)],
@@ -138,7 +143,10 @@ def _slug(**kwargs) -> ma.fields.String:
 
 
 def _int(minimum: int = 0, **kwargs) -> ma.fields.Integer:
-    return ma.fields.Integer(strict=False, validate=ma.validate.Range(min=minimum), **kwargs)
+    """A whole number that fits the INTEGER column it goes to (PostgreSQL refuses a bigger
+    one with an error: a 500 at the write, even of a dry run)."""
+    return ma.fields.Integer(strict=False, validate=ma.validate.Range(min=minimum, max=HIGHEST),
+                             **kwargs)
 
 
 class RowSchema(ma.Schema):
@@ -162,7 +170,7 @@ class CategoryRowSchema(RowSchema):
     slug = _slug(required=True)
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=120))
     description = ma.fields.String()
-    position = ma.fields.Integer(strict=False)
+    position = _int(LOWEST)
 
 
 class ProductRowSchema(RowSchema):
@@ -188,7 +196,7 @@ class ProductRowSchema(RowSchema):
     currency = ma.fields.String(allow_none=True)
     weight_grams = _int(allow_none=True)
     barcode = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=32))
-    variant_position = ma.fields.Integer(strict=False, allow_none=True)
+    variant_position = _int(LOWEST, allow_none=True)
     variant_active = ma.fields.Boolean(allow_none=True)
     low_stock_threshold = _int(allow_none=True)
 
@@ -228,6 +236,11 @@ def parse_row(line: int, cells: dict[str, Any]) -> ParsedRow:
     row = ParsedRow(line, row_type, {})
     if EXTRA_CELLS in cells or any(value is None for value in cells.values()):
         row.error("row", "The row does not have as many cells as the header has columns.")
+        return row
+    for column, value in cells.items():  # (PostgreSQL cannot store it: a 500 at the write)
+        if "\x00" in value:
+            row.error(column, NUL_MESSAGE)
+    if row.errors:
         return row
     if row_type not in ROW_SCHEMAS:
         row.error("type", "Must be one of: category, product, treatment.")
