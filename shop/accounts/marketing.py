@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from shop.accounts import codes
 from shop.accounts import services as accounts
 from shop.accounts.models import User
-from shop.errors import BadRequest
+from shop.errors import BadRequest, NotFound
 
 SALT = "shop.accounts.marketing-unsubscribe"
 ONE_CLICK_ENDPOINT = "accounts_auth.unsubscribe_one_click"
@@ -33,6 +33,16 @@ def _token(user: User) -> str:
 def unsubscribe_link(user: User) -> str | None:
     """MARKETING_UNSUBSCRIBE_URL with this account's token; None when it is not set."""
     return codes.mailed_link("MARKETING_UNSUBSCRIBE_URL", _token(user))
+
+
+def unsubscribe_page(token: str) -> str:
+    """Where a browser opening the List-Unsubscribe URL goes: the storefront's unsubscribe
+    page with the same token, which asks before it unsubscribes."""
+    link = codes.mailed_link("MARKETING_UNSUBSCRIBE_URL", token)
+    if link is None:
+        raise NotFound("There is no unsubscribe page; answer the email instead.",
+                       code="no_unsubscribe_page")
+    return link
 
 
 def list_unsubscribe_headers(user: User) -> dict[str, str]:

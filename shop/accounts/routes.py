@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, redirect, request
 
 from shop import ratelimits
 from shop.accounts import (
@@ -189,6 +189,21 @@ def unsubscribe_one_click(_body, token):
     marketing.unsubscribe(session=db.session, token=token)
     db.session.commit()
     return {"marketing_consent": False}
+
+
+@auth_blp.route("/unsubscribe/one-click", methods=["GET"])
+@access("public")
+@ratelimits.per_ip("ONE_CLICK_UNSUBSCRIBE_RATE_LIMIT")
+@auth_blp.arguments(schemas.UnsubscribeSchema, location="query", as_kwargs=True)
+@auth_blp.doc(responses={"303": {"description": "To MARKETING_UNSUBSCRIBE_URL, with the token"}})
+@auth_blp.alt_response(404, description="no_unsubscribe_page: MARKETING_UNSUBSCRIBE_URL is not "
+                                        "set")
+@auth_blp.alt_response(429, description="Too many attempts")
+def unsubscribe_page(token):
+    """The List-Unsubscribe URL opened in a browser (a mail client without one-click): sent
+    on to the storefront's unsubscribe page with the token, changing nothing itself (RFC 8058:
+    a GET, which link checkers and previews make too, must not unsubscribe)."""
+    return redirect(marketing.unsubscribe_page(token), code=303)
 
 
 @auth_blp.route("/logout", methods=["POST"])

@@ -116,3 +116,18 @@ def test_the_document_shows_the_form_body(client):
     assert list(operation["requestBody"]["content"]) == ["application/x-www-form-urlencoded"]
     assert [p["name"] for p in operation["parameters"]] == ["token"]
     assert {"200", "400", "422", "429"} <= set(operation["responses"])
+
+
+def test_opened_in_a_browser_it_goes_to_the_unsubscribe_page_and_changes_nothing(
+        client, app, db_session, subscriber, monkeypatch):
+    monkeypatch.setitem(app.config, "MARKETING_UNSUBSCRIBE_URL",
+                        "https://glow.example/unsubscribe")
+    url = one_click_url(subscriber)
+    response = client.get(url)
+    assert response.status_code == 303
+    token = url.split("token=", 1)[1]
+    assert response.headers["Location"] == f"https://glow.example/unsubscribe?token={token}"
+    db_session.refresh(subscriber)
+    assert subscriber.marketing_consent is True  # a GET (a link checker too) never unsubscribes
+    monkeypatch.setitem(app.config, "MARKETING_UNSUBSCRIBE_URL", "")
+    assert_problem(client.get(url), 404, "no_unsubscribe_page")
