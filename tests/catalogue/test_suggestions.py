@@ -64,3 +64,16 @@ def test_cacheable_like_the_catalogue(client, count_queries):
         client.get(f"{URL}?q=serum&limit={limit}")
         counts.append(count_queries.count)
     assert counts[0] == counts[1]  # one statement per kind, whatever the limit
+
+
+@pytest.mark.postgresql_only(reason="the trigram index is PostgreSQL's (migration 0035)")
+def test_a_word_start_reads_the_trigram_index(db_session):
+    """LIKE '% hyal%' matches inside the name, which no btree serves: the GIN trigram index
+    does (the planner is told to avoid a table scan, as the seed catalogue is small)."""
+    from sqlalchemy import text
+
+    db_session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(db_session.scalars(text(
+        "EXPLAIN SELECT slug FROM products WHERE lower(name) LIKE 'hyal%' "
+        "OR lower(name) LIKE '% hyal%' OR lower(name) LIKE '%-hyal%'")))
+    assert plan.count("ix_products_name_trgm") == 3, plan
