@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from shop.catalogue import cards, listing
+from shop.catalogue import cards, listing, suggestions
 from shop.catalogue.models import Product
 from shop.catalogue.services import ProductFilters
 from shop.extensions import db
@@ -116,6 +116,8 @@ def checks(products: int) -> list[tuple[Expectation, object, dict]]:
                        2_000),
            *_page(ProductFilters(skin_type="oily", concern="enlarged-pores", sort=sort)))
           for sort, index in WALKS.items()),
+        (Expectation("suggestions: products, q=hyal", ("ix_products_name_trgm",), 2_000),
+         suggestions.matching(Product, "hyal", 8), {}),
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, String, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shop.catalogue.models import Category, Product, Treatment
@@ -27,6 +27,14 @@ def _word_starts(name: InstrumentedAttribute[str], typed: str) -> ColumnElement[
                lowered.contains(f"-{typed}", autoescape=True))
 
 
+def matching(model: type[Category | Treatment | Product], typed: str, limit: int) -> Select:
+    """(slug, name, whether the name starts with it) of the first `limit` on show."""
+    starts = func.lower(model.name, type_=String).startswith(typed, autoescape=True)
+    return (select(model.slug, model.name, starts)
+            .where(model.status == "active", _word_starts(model.name, typed))
+            .order_by(~starts, model.name, model.slug).limit(limit))
+
+
 KINDS = (("category", Category), ("treatment", Treatment), ("product", Product))
 
 
@@ -36,12 +44,7 @@ def suggest(*, session: Session, q: str, limit: int) -> list[Suggestion]:
     typed = " ".join(q.lower().split())
     ranked = []
     for rank, (kind, model) in enumerate(KINDS):
-        starts = func.lower(model.name, type_=String).startswith(typed, autoescape=True)
-        rows = session.execute(
-            select(model.slug, model.name, starts)
-            .where(model.status == "active", _word_starts(model.name, typed))
-            .order_by(~starts, model.name, model.slug).limit(limit)
-        ).all()
+        rows = session.execute(matching(model, typed, limit)).all()
         ranked += [(not first, rank, name, Suggestion(kind, slug, name))
                    for slug, name, first in rows]
     ranked.sort(key=lambda row: row[:3])
