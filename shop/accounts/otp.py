@@ -31,7 +31,7 @@ from shop.errors import Unauthorized
 SALT = b"shop-two-factor"
 RECOVERY_CODE_COUNT = 10
 RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
-RECOVERY_GROUPS, RECOVERY_GROUP = 3, 4  # XXXX-XXXX-XXXX: 60 random bits
+RECOVERY_GROUPS, RECOVERY_GROUP = 3, 4  # three groups of four, e.g. 7K2M-9QHD-H4TB: 60 bits
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _IGNORED = str.maketrans("", "", " -\t")
 
