@@ -4,6 +4,8 @@ its prepared statements), and the connection goes back to its pool when the app 
 or is thrown away if it died. On PostgreSQL that pool is the engine's autocommit twin's
 (shop.db.attach_reader_engine), whose connections never switch in and out of autocommit."""
 
+import time
+
 import pytest
 from sqlalchemy import event
 
@@ -98,6 +100,17 @@ def test_prepared_statements_outlive_catalogue_reads(app, committed):
         assert prepared.scalar_one() > 0
 
 
+def _wait_until_gone(connection, backend: int) -> None:
+    """pg_terminate_backend only signals the backend: under load it can take a while to
+    exit, and until then its pooled connection looks alive (it flaked under load)."""
+    for _ in range(500):
+        if not connection.exec_driver_sql(
+                f"SELECT 1 FROM pg_stat_activity WHERE pid = {backend}").first():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"backend {backend} still alive 5 s after pg_terminate_backend")
+
+
 @pytest.mark.postgresql_only(reason="pg_terminate_backend")
 def test_a_reader_that_died_is_thrown_away_not_pooled(app, committed):
     with app.test_request_context():
@@ -105,6 +118,7 @@ def test_a_reader_that_died_is_thrown_away_not_pooled(app, committed):
         backend = reader.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         with db.engine.connect() as other:
             other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+            _wait_until_gone(other, backend)
     assert reader.closed  # the app context ended without an error
     client = app.test_client()
     for price in range(3):
