@@ -71,7 +71,8 @@ def return_by(order: Order) -> datetime | None:
 
 def returnable_quantities(session: Session, order: Order) -> dict[int, int]:
     """Product lines with units neither refunded nor in a return still open."""
-    refunded = refunded_quantities(session, order.id)
+    # units whose card refund failed are the staff's to refund again, not to send back again
+    refunded = refunded_quantities(session, order.id, including_failed=True)
     pending = dict(session.execute(
         select(OrderReturnLine.order_line_id, func.sum(OrderReturnLine.quantity))
         .join(OrderReturn, OrderReturn.id == OrderReturnLine.return_id)

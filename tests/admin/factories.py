@@ -56,14 +56,15 @@ def place_order(session, items, *, user=None, email="guest@example.com",
     ).order
 
 
-def paid_card_order(client, db_session, localstripe, *, price=1100, quantity=2) -> dict:
+def paid_card_order(client, db_session, localstripe, *, price=1100, quantity=2,
+                    card: str | None = None) -> dict:
     """Checkout over HTTP (click and collect: no shipping), paid on localstripe, synced."""
     variant = make_variant(db_session, price=price, stock=10)
     cart_id = client.post("/api/v1/carts").json["id"]
     client.post(f"/api/v1/carts/{cart_id}/items", json={"sku": variant.sku, "quantity": quantity})
     body = client.post(f"/api/v1/carts/{cart_id}/checkout", json={
         "email": "buyer@example.com", "shipping_method": "click-and-collect"}).json
-    localstripe.pay(body["payment"]["client_secret"])
+    localstripe.pay(body["payment"]["client_secret"], **({"card": card} if card else {}))
     synced = client.post(f"/api/v1/orders/{body['order']['id']}/sync"
                          f"?access_token={body['access_token']}")
     assert synced.json["order"]["status"] == "paid", synced.json

@@ -15,7 +15,8 @@ from shop.payments.models import Refund
 from shop.vouchers import services as voucher_services
 from shop.vouchers.models import Voucher
 from tests.admin.factories import make_variant, paid_card_order, place_order, refund
-from tests.payments.helpers import customer_email
+from tests.fixtures.stripe import CARD_REFUND_FAILS
+from tests.payments.helpers import bank_sends_refund_back, customer_email
 
 GBP = "GBP"
 
@@ -88,6 +89,61 @@ def test_a_line_cannot_be_refunded_twice(client, admin, db_session, use_localstr
     assert unknown.status_code == 422
 
 
+def test_lines_whose_card_refund_failed_can_be_refunded_again_without_restocking_twice(
+        client, admin, db_session, use_localstripe):
+    order = paid_card_order(client, db_session, use_localstripe, card=CARD_REFUND_FAILS)
+    on_hand = db_session.get(StockLevel, order["variant"].id).on_hand
+    one = [{"line_id": order["line_id"], "quantity": 1}]
+    first = refund(client, admin, order["id"], restock=True, lines=one)
+    assert first.status_code == 201, first.json
+    bank_sends_refund_back(client, use_localstripe, _stripe_refund_id(client, admin, order),
+                           "whsec_test_secret")
+    detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=admin.headers).json
+    assert detail["lines"][0]["refunded_quantity"] == 0
+    assert detail["refundable"] == money(2200)
+
+    again = refund(client, admin, order["id"], restock=True, lines=one)
+    assert again.status_code == 201, again.json
+    assert again.json["amount"] == money(1100)
+    assert _on_hand(db_session, order) == on_hand + 1  # the unit was back on the shelf already
+    last = refund(client, admin, order["id"], restock=True, lines=one)
+    assert last.status_code == 201, last.json
+    assert _on_hand(db_session, order) == on_hand + 2
+    over = refund(client, admin, order["id"], lines=one)
+    assert over.status_code == 409 and over.json["code"] == "refund_exceeds_line"
+    moved = db_session.scalars(select(StockMovement.quantity).where(
+        StockMovement.order_id == order["id"], StockMovement.reason == "returned")).all()
+    assert sorted(moved) == [1, 1]
+
+
+def test_a_refund_that_paid_back_gift_vouchers_keeps_its_lines_when_the_card_part_fails(
+        client, admin, db_session, use_localstripe):
+    order, _ = voucher_paid_order(client, db_session, use_localstripe,
+                                  card=CARD_REFUND_FAILS)
+    made = refund(client, admin, order["order"]["id"],
+                  lines=[{"line_id": order["order"]["lines"][0]["id"], "quantity": 2}])
+    assert made.status_code == 201 and made.json["voucher_amount"]["amount"] > 0
+    assert made.json["card_amount"]["amount"] > 0
+    bank_sends_refund_back(client, use_localstripe,
+                           _stripe_refund_id(client, admin, {"id": order["order"]["id"]}),
+                           "whsec_test_secret")
+    detail = client.get(f"/api/v1/admin/orders/{order['order']['id']}",
+                        headers=admin.headers).json
+    assert detail["lines"][0]["refunded_quantity"] == 2  # the rest goes back as an amount
+    assert detail["refundable"] == made.json["card_amount"]
+
+
+def _stripe_refund_id(client, admin, order: dict) -> str:
+    detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=admin.headers).json
+    return detail["payments"][0]["refunds"][0]["stripe_refund_id"]
+
+
+def _on_hand(db_session, order: dict) -> int:
+    level = db_session.get(StockLevel, order["variant"].id)
+    db_session.refresh(level)
+    return level.on_hand
+
+
 def test_refund_in_full_then_cancel(client, admin, staff, db_session, use_localstripe):
     order = paid_card_order(client, db_session, use_localstripe)
     url = f"/api/v1/admin/orders/{order['id']}"
@@ -145,7 +201,8 @@ def test_refund_requests_are_validated(client, admin, db_session):
         assert field in response.json["errors"], (body, response.json)
 
 
-def voucher_paid_order(client, db_session, localstripe) -> tuple[dict, object]:
+def voucher_paid_order(client, db_session, localstripe,
+                       card: str | None = None) -> tuple[dict, object]:
     """2200 of goods: a 1000 gift voucher, the card the other 1200."""
     issued = voucher_services.issue(session=db_session, kind="money",
                                     value=Money(1000, GBP))
@@ -157,7 +214,7 @@ def voucher_paid_order(client, db_session, localstripe) -> tuple[dict, object]:
     body = client.post(f"/api/v1/carts/{cart_id}/checkout", json={
         "email": "buyer@example.com", "shipping_method": "click-and-collect"}).json
     assert body["order"]["totals"]["amount_due"] == money(1200)
-    localstripe.pay(body["payment"]["client_secret"])
+    localstripe.pay(body["payment"]["client_secret"], **({"card": card} if card else {}))
     client.post(f"/api/v1/orders/{body['order']['id']}/sync"
                 f"?access_token={body['access_token']}")
     return body, issued

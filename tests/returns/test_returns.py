@@ -242,6 +242,11 @@ def test_a_return_whose_card_refund_the_bank_sent_back_says_so(
     stripe_id = client.get(f"/api/v1/admin/orders/{order['id']}", headers=staff.headers).json[
         "payments"][0]["refunds"][0]["stripe_refund_id"]
     bank_sends_refund_back(client, use_localstripe, stripe_id, "whsec_test_secret")
-    [shown] = overview(client, order)["items"]
+    after = overview(client, order)
+    [shown] = after["items"]
     assert (shown["status"], shown["card_refund_failed"], shown["refunded"]) == (
         "refunded", True, money(0))
+    assert [item["quantity"] for item in after["returnable"]] == [1]  # not sent back twice
+    again = refund(client, admin, order["id"],
+                   lines=[{"line_id": order["line_id"], "quantity": 1}])
+    assert again.status_code == 201, again.json  # staff pay the returned unit back again

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.admin.models import OrderRefund, OrderRefundLine
-from shop.admin.orders.services import refunded_quantities, settlement
+from shop.admin.orders.services import paid_back_nothing, refunded_quantities, settlement
 from shop.audit import record as audit_record
 from shop.errors import Conflict, ValidationFailed
 from shop.inventory import services as inventory
+from shop.inventory.models import StockMovement
 from shop.money import Money
 from shop.orders import credit_notes, emails
 from shop.orders import services as orders
@@ -97,14 +98,47 @@ def _stripe_key(order: Order, number: int, card_amount: int, request: dict) -> s
     return f"order-{order.id}-staff-refund-{number}-{digest}"
 
 
-def _restock(session: Session, actor: User, order: Order, items: list[LineRefund]) -> None:
-    for item in sorted(items, key=lambda i: i.line.variant_id or 0):
+def _restock(session: Session, actor: User, order: Order, refund: OrderRefund,
+             items: list[LineRefund]) -> None:
+    wanted: dict[int, int] = {}
+    for item in items:
         if item.line.variant_id is not None and item.line.kind == "product":
+            wanted[item.line.variant_id] = wanted.get(item.line.variant_id, 0) + item.quantity
+    shelved = _shelved_uncovered(session, order, refund)
+    for variant_id in sorted(wanted):
+        quantity = wanted[variant_id] - shelved.get(variant_id, 0)
+        if quantity > 0:
             inventory.record_movement(
-                session=session, variant_id=item.line.variant_id, quantity=item.quantity,
+                session=session, variant_id=variant_id, quantity=quantity,
                 reason="returned", note=f"refund on {order.number}", staff_user_id=actor.id,
                 order_id=order.id,
             )
+
+
+def _shelved_uncovered(session: Session, order: Order, refund: OrderRefund) -> dict[int, int]:
+    """Units of each variant already back on the shelf for this order beyond what its counting
+    refunds restocked before this one: a refund whose card part failed no longer counts, but
+    what it restocked is still there, and refunding those units again must not add them twice."""
+    restocked = _restocked_by_counting_refunds(session, order, refund)
+    moved = dict(session.execute(
+        select(StockMovement.variant_id, func.sum(StockMovement.quantity))
+        .where(StockMovement.order_id == order.id, StockMovement.reason == "returned")
+        .group_by(StockMovement.variant_id)).all())
+    return {variant_id: int(units) - restocked.get(variant_id, 0)
+            for variant_id, units in moved.items() if int(units) > restocked.get(variant_id, 0)}
+
+
+def _restocked_by_counting_refunds(session: Session, order: Order,
+                                   but: OrderRefund) -> dict[int, int]:
+    rows = session.execute(
+        select(OrderLine.variant_id, func.sum(OrderRefundLine.quantity))
+        .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
+        .join(OrderLine, OrderLine.id == OrderRefundLine.order_line_id)
+        .where(OrderRefund.order_id == order.id, OrderRefund.id != but.id,
+               OrderRefund.restock.is_(True), OrderLine.kind == "product",
+               OrderLine.variant_id.is_not(None), ~paid_back_nothing())
+        .group_by(OrderLine.variant_id))
+    return {variant_id: int(units) for variant_id, units in rows}
 
 
 def refund_order(
@@ -154,7 +188,7 @@ def refund_order(
         orders.record_refund(session=session, order_id=order.id, amount=voucher_part,
                              reference=f"staff-refund-{refund.id}", reason=reason)
     if restock:
-        _restock(session, actor, order, items)
+        _restock(session, actor, order, refund, items)
     _recorded(session, actor, order, refund, settled.refunded)
     orders.email_customer(session=session, order=order, dedupe_key=f"order-refund:{refund.id}",
                           message=emails.refunded(

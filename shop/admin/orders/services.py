@@ -28,7 +28,8 @@ from shop.orders import emails as customer_emails
 from shop.orders import services as orders
 from shop.orders.models import Order
 from shop.payments import services as payments
-from shop.payments.models import Payment
+from shop.payments.models import Payment, Refund
+from shop.payments.refunds import NOT_COUNTING
 from shop.returns.models import OrderReturn, returns_with_details
 from shop.vouchers.models import Voucher, VoucherTransaction
 
@@ -119,14 +120,25 @@ def get_order(*, session: Session, order_id: int) -> Order:
     return order
 
 
-def refunded_quantities(session: Session, order_id: int) -> dict[int, int]:
-    rows = session.execute(
-        select(OrderRefundLine.order_line_id, func.sum(OrderRefundLine.quantity))
-        .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
-        .where(OrderRefund.order_id == order_id)
-        .group_by(OrderRefundLine.order_line_id)
-    )
-    return {line_id: int(quantity) for line_id, quantity in rows}
+def refunded_quantities(session: Session, order_id: int, *,
+                        including_failed: bool = False) -> dict[int, int]:
+    """Units of each line that staff refunds paid back. A refund that paid back nothing (all
+    card, and the bank sent the card part back) does not count, so its lines can be refunded
+    again, unless `including_failed` (what the customer already handed back)."""
+    stmt = (select(OrderRefundLine.order_line_id, func.sum(OrderRefundLine.quantity))
+            .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
+            .where(OrderRefund.order_id == order_id)
+            .group_by(OrderRefundLine.order_line_id))
+    if not including_failed:
+        stmt = stmt.where(~paid_back_nothing())
+    return {line_id: int(quantity) for line_id, quantity in session.execute(stmt)}
+
+
+def paid_back_nothing():
+    """The condition of a staff refund whose only part, the card's, failed."""
+    return (OrderRefund.voucher_amount == 0) & select(Refund.id).where(
+        Refund.id == OrderRefund.payment_refund_id,
+        Refund.status.in_(NOT_COUNTING)).exists()
 
 
 def _voucher_use(session: Session, order: Order) -> list[dict[str, Any]]:
