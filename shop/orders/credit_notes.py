@@ -7,6 +7,8 @@ a card refund made outside the shop (automatically, or in Stripe's dashboard). T
 numbered in the order they were made, `<order number>-R1`, `-R2`... A card refund the bank
 sent back (the payments domain marks it failed or canceled) stays on the list as
 `card_refund_failed`: what it credited back to gift vouchers counts, its card part does not.
+Such a failure changes that note only: each note is worked out as things stood when it was
+made, so a note once issued never changes because an earlier refund failed later.
 
 Each note shows the VAT it takes back at each rate (`vat_by_rate`), as section 18 asks: what
 is still paid and the VAT in it are followed rate by rate, from the lines as sold (after
@@ -208,8 +210,8 @@ def taken_back(order: Order, refund: RefundFacts, *, before: dict[int, tuple[int
                left: ByRate) -> ByRate:
     """What a refund pays back at each VAT rate and the VAT it takes back there, given the
     order's refunds before it: `before` maps a line id to the units and amount of it refunded
-    earlier, failed or not (a line refund's amount was worked out from them); `left` is what
-    is still paid at each rate and the VAT in it.
+    earlier by refunds that had paid something back (a line refund's amount was worked out
+    from them); `left` is what was still paid at each rate and the VAT in it.
 
     - Lines: the VAT in what the refunded units cost (after the discount's share), at each
       line's rate, counted from the line's first refunded unit; a line's last unit gives back
@@ -233,19 +235,44 @@ def taken_back(order: Order, refund: RefundFacts, *, before: dict[int, tuple[int
     return _of_lines(order, refund, before, left)
 
 
+@dataclass(frozen=True)
+class _Standing:
+    """When a refund was made: each line's units and amount refunded by the refunds before it
+    that paid something back, and what was still paid at each rate with the VAT in it."""
+
+    before: dict[int, tuple[int, int]]
+    left: ByRate
+
+
+def _standings(order: Order, refunds: Sequence[RefundFacts]) -> list[_Standing]:
+    """The standing each refund was made in, counting the refunds before it as they stood
+    then. A card refund the bank sent back later changes its own note, never the later notes
+    already issued (and a line refund's amount was worked out leaving out the refunds that
+    had paid back nothing by then, as staff refunds count lines)."""
+    standings: list[_Standing] = []
+    for index, refund in enumerate(refunds):
+        before: dict[int, tuple[int, int]] = {}
+        left = as_sold(order)
+        earlier = as_known_at(refunds[:index], as_utc(refund.created_at))
+        for fact, standing in zip(earlier, standings, strict=True):
+            left = _less(left, taken_back(order, fact, before=standing.before,
+                                          left=standing.left))
+            if fact.paid_back:
+                for item in fact.lines:
+                    units, amount = before.get(item.line_id, (0, 0))
+                    before[item.line_id] = (units + item.quantity, amount + item.amount)
+        standings.append(_Standing(before, left))
+    return standings
+
+
 def credit_notes(order: Order, refunds: Sequence[RefundFacts]) -> list[CreditNote]:
     """The order's refunds, oldest first, as numbered credit notes with the VAT each takes
     back, by rate. No database: the facts come from `refunds_of`."""
-    before: dict[int, tuple[int, int]] = {}
-    left = as_sold(order)
     lines = {line.id: line for line in order.lines}
     notes = []
-    for number, refund in enumerate(refunds, 1):
-        taken = taken_back(order, refund, before=before, left=left)
-        left = _less(left, taken)
-        for item in refund.lines:
-            units, amount = before.get(item.line_id, (0, 0))
-            before[item.line_id] = (units + item.quantity, amount + item.amount)
+    for number, (refund, standing) in enumerate(zip(refunds, _standings(order, refunds),
+                                                    strict=True), 1):
+        taken = taken_back(order, refund, before=standing.before, left=standing.left)
         notes.append(CreditNote(
             credit_note=f"{order.number}-R{number}", created_at=refund.created_at,
             status="card_refund_failed" if refund.paid_back < refund.amount else "refunded",
