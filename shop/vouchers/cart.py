@@ -8,7 +8,7 @@ its code; the cart view shows the last four characters.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cache
 
 from flask import current_app
@@ -23,12 +23,6 @@ from shop.money import Money
 from shop.payments import services as payments
 from shop.vouchers import delivery, holds, services
 from shop.vouchers.models import CartVoucher, Voucher, VoucherLineDetails
-
-MAX_SEND_AHEAD = timedelta(days=366)
-
-
-def _clinic_today(now: datetime) -> date:
-    return now.astimezone(delivery.CLINIC_TIME).date()
 
 
 def _check_amount(variant: Variant, amount: Money | None) -> int | None:
@@ -47,8 +41,7 @@ def _check_amount(variant: Variant, amount: Money | None) -> int | None:
 
 
 def _check_send_on(send_on: date | None, now: datetime) -> None:
-    today = _clinic_today(now)
-    if send_on is not None and not today <= send_on <= today + MAX_SEND_AHEAD:
+    if not delivery.send_on_allowed(send_on, now):
         raise ValidationFailed("Pick a delivery date from today to a year ahead.", errors={
             "voucher": {"send_on": ["Must be today or later, at most a year ahead."]}})
 

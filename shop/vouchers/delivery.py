@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import io
 import secrets
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import segno
@@ -27,6 +27,7 @@ from shop.vouchers.services import code_for
 CLINIC = "GLOW Clinic"
 CLINIC_TIME = ZoneInfo("Europe/London")
 DELIVERY_HOUR = 8  # a voucher "sent on" a date arrives that morning, clinic time
+MAX_SEND_AHEAD = timedelta(days=366)
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
@@ -41,6 +42,12 @@ def describe(voucher: Voucher) -> str:
     if voucher.kind == "treatment":
         return f"1 × {voucher.treatment.name}"
     return format_money(voucher.initial_value)
+
+
+def send_on_allowed(send_on: date | None, now: datetime) -> bool:
+    """A delivery day from today (clinic time) to a year ahead, or none."""
+    today = now.astimezone(CLINIC_TIME).date()
+    return send_on is None or today <= send_on <= today + MAX_SEND_AHEAD
 
 
 def send_after(send_on: date | None, now: datetime) -> datetime | None:

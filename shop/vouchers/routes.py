@@ -78,6 +78,23 @@ def list_vouchers(page: int, per_page: int, format: str | None = None, **filters
                        filename="vouchers", item=lambda row: summary_view(row[0]))
 
 
+@blp.route("/admin/vouchers", methods=["POST"])
+@access("admin")
+@idempotent
+@blp.arguments(schemas.StaffGiveSchema)
+@blp.response(201, schemas.StaffGiveResultSchema)
+@blp.alt_response(422, description="Missing or out-of-range value, unknown treatment, or a "
+                  "delivery day in the past or more than a year ahead")
+def give_voucher(data: dict):
+    """Admin: give a voucher from the clinic (goodwill, a complaint put right): a money voucher
+    or one treatment, emailed to the recipient like a bought one (its code only there), with
+    the reason in its ledger. Audited; send an Idempotency-Key to retry safely."""
+    given = staff.give(session=db.session, staff=current_user(), **data)
+    db.session.commit()
+    return {"voucher": summary_view(given.voucher), "sent_to": given.sent_to,
+            "send_after": given.send_after}
+
+
 @blp.route("/admin/vouchers/<int:voucher_id>/resend", methods=["POST"])
 @access("staff")
 @idempotent

@@ -120,6 +120,42 @@ class StaffResendResultSchema(ma.Schema):
     code_replaced = ma.fields.Boolean(required=True)
 
 
+class StaffGiveSchema(ma.Schema):
+    """A voucher the clinic gives: a money voucher of `amount`, or a treatment voucher for one
+    `treatment` (its price is the value). It goes to `recipient_email`, whose full code no
+    member of staff ever sees."""
+
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    amount = money_field(metadata={"description": "Money voucher: its value"})
+    treatment = ma.fields.String(validate=ma.validate.Length(min=1, max=120), metadata={
+        "description": "Treatment voucher: the treatment's slug"})
+    recipient_email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    recipient_name = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    message = ma.fields.String(load_default="", validate=ma.validate.Length(max=1000))
+    send_on = ma.fields.Date(metadata={
+        "description": "Deliver that morning (clinic time), up to a year ahead; default: now"})
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500),
+                              metadata={"description": "Why: for the ledger and audit log"})
+
+    @ma.validates_schema
+    def value_fits_kind(self, data: dict, **_: object) -> None:
+        if data.get("kind") == "money" and "amount" not in data:
+            raise ma.ValidationError("A money voucher needs its amount.", "amount")
+        if data.get("kind") == "treatment" and "treatment" not in data:
+            raise ma.ValidationError("A treatment voucher needs the treatment.", "treatment")
+        if data.get("kind") == "money" and "treatment" in data:
+            raise ma.ValidationError("Only a treatment voucher names a treatment.", "treatment")
+        if data.get("kind") == "treatment" and "amount" in data:
+            raise ma.ValidationError("A treatment voucher is worth its treatment.", "amount")
+
+
+class StaffGiveResultSchema(ma.Schema):
+    voucher = ma.fields.Nested(VoucherSummarySchema, required=True)
+    sent_to = ma.fields.String(required=True)
+    send_after = UtcDateTime(allow_none=True, required=True, metadata={
+        "description": "The morning it is delivered; null: as soon as the worker runs"})
+
+
 class RedemptionSchema(ma.Schema):
     """Treatment voucher: `treatment` (+ `top_up`); money voucher: `amount` (+ `note`)."""
 

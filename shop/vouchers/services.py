@@ -76,6 +76,7 @@ def issue(
     order_id: int | None = None,
     order_line_id: int | None = None,
     staff_user_id: int | None = None,
+    note: str = "issued",
     now: datetime | None = None,
 ) -> IssuedVoucher:
     """Create a voucher with a fresh random code and its `issue` ledger row."""
@@ -98,7 +99,7 @@ def issue(
     session.add(VoucherTransaction(
         voucher_id=voucher.id, kind="issue", amount=value.amount, held_change=0,
         balance_after=value.amount, held_after=0, currency=value.currency, order_id=order_id,
-        staff_user_id=staff_user_id, note="issued", created_at=now,
+        staff_user_id=staff_user_id, note=note, created_at=now,
     ))
     session.flush()
     return IssuedVoucher(voucher, code)

@@ -1,6 +1,9 @@
 """Staff tools for vouchers they cannot find by code: the list (a customer on the phone knows
 their email, not the code), and sending a voucher again, to a corrected address if need be,
-with a fresh code when the first one went to the wrong person.
+with a fresh code when the first one went to the wrong person; and vouchers the clinic gives
+(a goodwill gesture, a complaint put right), issued by an admin and emailed like bought ones.
+
+Staff never see a full code: a voucher goes to its recipient by email only.
 """
 
 from __future__ import annotations
@@ -8,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from flask import current_app
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.audit import record as audit_record
+from shop.catalogue.models import Treatment
 from shop.db import as_utc, utcnow
 from shop.errors import Conflict, NotFound, ValidationFailed
+from shop.money import Money
 from shop.notifications.models import OutboxEmail
 from shop.vouchers import codes, delivery, services
 from shop.vouchers.models import CartVoucher, Voucher
@@ -143,3 +149,53 @@ def resend(
                  entity_id=str(voucher.id), before=before,
                  after={**_who(voucher), "note": note, "send_after": send_after})
     return Resent(voucher, delivery.delivery_address(voucher), send_after, new_code)
+
+
+@dataclass(frozen=True)
+class Given:
+    voucher: Voucher
+    sent_to: str
+    send_after: datetime | None  # None: as soon as the worker runs
+
+
+def _value(session: Session, kind: str, amount: Money | None,
+           treatment_slug: str | None) -> tuple[Money, Treatment | None]:
+    if kind == "treatment":
+        treatment = session.scalar(select(Treatment).where(Treatment.slug == treatment_slug,
+                                                           Treatment.status == "active"))
+        if treatment is None:
+            raise ValidationFailed("No such treatment.", errors={
+                "treatment": ["No treatment on offer has this slug."]})
+        return treatment.price, treatment
+    currency, high = current_app.config["SHOP_CURRENCY"], current_app.config["MONEY_VOUCHER_MAX"]
+    if amount.currency != currency or not 1 <= amount.amount <= high:
+        raise ValidationFailed(
+            "Choose the voucher's value.", code="voucher_amount_out_of_range",
+            errors={"amount": [f"From 1 to {high} (minor units of {currency})."]})
+    return amount, None
+
+
+def give(
+    *, session: Session, staff: User, kind: str, reason: str, recipient_email: str,
+    recipient_name: str = "", message: str = "", send_on: date | None = None,
+    amount: Money | None = None, treatment: str | None = None,
+) -> Given:
+    """Issue a voucher the clinic gives away and queue its email (on `send_on`'s morning, or
+    now). It was not bought: no order, no buyer. Audited, with the reason in its ledger."""
+    now = utcnow()
+    if not delivery.send_on_allowed(send_on, now):
+        raise ValidationFailed("Pick a delivery date from today to a year ahead.", errors={
+            "send_on": ["Must be today or later, at most a year ahead."]})
+    value, offered = _value(session, kind, amount, treatment)
+    voucher = services.issue(
+        session=session, kind=kind, value=value, treatment=offered,
+        recipient_name=recipient_name, recipient_email=recipient_email, message=message,
+        send_on=send_on, staff_user_id=staff.id, note=f"given by the clinic: {reason}",
+        now=now,
+    ).voucher
+    delivery.queue_delivery(session=session, voucher=voucher, now=now)
+    audit_record(session=session, actor=staff, action="voucher.give", entity="voucher",
+                 entity_id=str(voucher.id), before=None,
+                 after={**_who(voucher), "kind": kind, "value": value.amount,
+                        "currency": value.currency, "treatment": treatment, "reason": reason})
+    return Given(voucher, recipient_email, delivery.send_after(send_on, now))
