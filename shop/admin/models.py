@@ -28,7 +28,8 @@ class LowStockAlert(Base):
 
 class OrderRefund(Base):
     """A refund staff made on an order: how much, how it was split between the card and the
-    gift vouchers that paid, which lines (and whether they went back on the shelf), and why.
+    gift vouchers that paid (or all of it given as store credit, a new gift voucher), which
+    lines (and whether they went back on the shelf), and why.
 
     The sum of an order's refunds never exceeds what was paid for it: refunds are computed
     and written while the order row is locked."""
@@ -36,8 +37,10 @@ class OrderRefund(Base):
     __tablename__ = "order_refunds"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("card_amount >= 0 AND voucher_amount >= 0", name="parts_not_negative"),
-        CheckConstraint("card_amount + voucher_amount = amount", name="parts_add_up"),
+        CheckConstraint("card_amount >= 0 AND voucher_amount >= 0 AND store_credit_amount >= 0",
+                        name="parts_not_negative"),
+        CheckConstraint("card_amount + voucher_amount + store_credit_amount = amount",
+                        name="parts_add_up"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +48,10 @@ class OrderRefund(Base):
     amount: Mapped[int] = mapped_column(Integer)
     card_amount: Mapped[int] = mapped_column(Integer)
     voucher_amount: Mapped[int] = mapped_column(Integer)
+    # paid back as a new gift voucher for the customer instead (with their agreement)
+    store_credit_amount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    store_credit_voucher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("vouchers.id", ondelete="SET NULL"))
     currency: Mapped[str] = mapped_column(String(3))
     restock: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(String(255))

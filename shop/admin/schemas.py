@@ -77,3 +77,11 @@ class StaffRefSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     email = ma.fields.String(required=True)
     name = ma.fields.String()
+
+
+def refund_method_field() -> ma.fields.String:
+    return ma.fields.String(load_default="original", validate=ma.validate.OneOf(
+        ("original", "store_credit")), metadata={
+        "description": "original: back the way it was paid (gift vouchers first, then the "
+        "card); store_credit: all of it as a new money gift voucher emailed to the customer "
+        "(with their agreement; say, when the bank sent a card refund back)"})

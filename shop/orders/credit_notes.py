@@ -2,11 +2,12 @@
 receipt (HMRC VAT Notice 700, section 18: a refund to the customer reduces the VAT due by the
 VAT it gives back, shown on a credit note).
 
-A refund is a staff refund (by lines or by an amount; gift vouchers first, then the card) or
-a card refund made outside the shop (automatically, or in Stripe's dashboard). They are
-numbered in the order they were made, `<order number>-R1`, `-R2`... A card refund the bank
-sent back (the payments domain marks it failed or canceled) stays on the list as
-`card_refund_failed`: what it credited back to gift vouchers counts, its card part does not.
+A refund is a staff refund (by lines or by an amount; gift vouchers first, then the card, or
+all of it as store credit, a new gift voucher) or a card refund made outside the shop
+(automatically, or in Stripe's dashboard). They are numbered in the order they were made,
+`<order number>-R1`, `-R2`... A card refund the bank sent back (the payments domain marks it
+failed or canceled) stays on the list as `card_refund_failed`: what it credited back to gift
+vouchers counts, its card part does not.
 Such a failure changes that note only: each note is worked out as things stood when it was
 made, so a note once issued never changes because an earlier refund failed later.
 
@@ -55,14 +56,16 @@ class RefundFacts:
     lines: tuple[RefundedLine, ...] = ()
     staff_refund_id: int | None = None
     card_failed_at: datetime | None = None  # when the bank sent it back; None: at once
+    store_credit: int = 0  # given as a new gift voucher instead
 
     @property
     def amount(self) -> int:
-        return self.card_amount + self.voucher_amount
+        return self.card_amount + self.voucher_amount + self.store_credit
 
     @property
     def paid_back(self) -> int:
-        return self.voucher_amount + (0 if self.card_failed else self.card_amount)
+        return (self.voucher_amount + self.store_credit
+                + (0 if self.card_failed else self.card_amount))
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class CreditNote:
     amount: Money
     card_amount: Money
     voucher_amount: Money
+    store_credit_amount: Money
     paid_back: Money
     vat: Money  # the VAT it takes back: the sum of vat_by_rate's
     vat_by_rate: tuple[VatPart, ...]  # highest rate first
@@ -278,6 +282,7 @@ def credit_notes(order: Order, refunds: Sequence[RefundFacts]) -> list[CreditNot
             status="card_refund_failed" if refund.paid_back < refund.amount else "refunded",
             amount=order.money(refund.amount), card_amount=order.money(refund.card_amount),
             voucher_amount=order.money(refund.voucher_amount),
+            store_credit_amount=order.money(refund.store_credit),
             paid_back=order.money(refund.paid_back),
             vat=order.money(sum(vat for _, vat in taken.values())),
             vat_by_rate=tuple(VatPart(rate, order.money(paid - vat), order.money(vat))
@@ -323,7 +328,7 @@ def refunds_of(session: Session, order_id: int) -> list[RefundFacts]:
             card_failed_at=row.failed_at if row is not None else None,
             lines=tuple(RefundedLine(line.order_line_id, line.quantity, line.amount)
                         for line in refund.lines),
-            staff_refund_id=refund.id,
+            staff_refund_id=refund.id, store_credit=refund.store_credit_amount,
         ))
     made_by_staff = {refund.payment_refund_id for refund in staff}
     facts += [RefundFacts(row.created_at, row.amount, 0, card_failed=not row.counts,

@@ -108,11 +108,11 @@ def letter(title: str, paragraphs: list[str], items: list[str],
     return text, html
 
 
-def refunded(order: Order, *, card_amount: int, voucher_amount: int,
-             items: list[str]) -> tuple[str, str, str]:
+def refunded(order: Order, *, card_amount: int, voucher_amount: int, items: list[str],
+             store_credit_amount: int = 0) -> tuple[str, str, str]:
     """A refund the clinic made: how much, and where the money goes back to."""
     subject = f"Your GLOW Clinic refund for order {order.number}"
-    total = format_money(order.money(card_amount + voucher_amount))
+    total = format_money(order.money(card_amount + voucher_amount + store_credit_amount))
     paragraphs = [f"We have refunded {total} for order {order.number}."]
     if card_amount:
         paragraphs.append(f"{format_money(order.money(card_amount))} goes back to the card you "
@@ -120,6 +120,10 @@ def refunded(order: Order, *, card_amount: int, voucher_amount: int,
     if voucher_amount:
         paragraphs.append(f"{format_money(order.money(voucher_amount))} goes back onto the gift "
                           "voucher you paid with, to spend again.")
+    if store_credit_amount:
+        paragraphs.append(f"{format_money(order.money(store_credit_amount))} comes as store "
+                          "credit: a gift voucher we email you separately, to spend online or "
+                          "at the clinic.")
     return (subject, *letter("Your refund", paragraphs, items))
 
 

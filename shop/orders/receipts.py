@@ -61,6 +61,8 @@ def _paid_back(note: CreditNote) -> str:
     parts = []
     if note.voucher_amount.amount:
         parts.append(f"gift vouchers {format_money(note.voucher_amount)}")
+    if note.store_credit_amount.amount:
+        parts.append(f"store credit (gift voucher) {format_money(note.store_credit_amount)}")
     if note.card_amount.amount:
         failed = note.status == "card_refund_failed"
         parts.append(f"card {format_money(note.card_amount)}"

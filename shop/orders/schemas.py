@@ -94,6 +94,8 @@ class OrderRefundSchema(ma.Schema):
     card_amount = money_field(required=True, metadata={"description": "Back to the card"})
     voucher_amount = money_field(required=True,
                                  metadata={"description": "Back onto the gift vouchers"})
+    store_credit_amount = money_field(required=True, metadata={
+        "description": "Given as store credit: a new gift voucher, emailed separately"})
     vat = money_field(required=True, metadata={"description": "The VAT it takes back"})
     vat_by_rate = ma.fields.List(ma.fields.Nested(CreditNoteVatSchema), required=True, metadata={
         "description": "What it paid back and the VAT it takes back at each rate, highest "
@@ -125,7 +127,8 @@ def _refund(note: credit_notes.CreditNote) -> dict:
         "credit_note": note.credit_note, "created_at": iso_datetime(note.created_at),
         "status": note.status, "amount": note.amount.as_dict(),
         "card_amount": note.card_amount.as_dict(),
-        "voucher_amount": note.voucher_amount.as_dict(), "vat": note.vat.as_dict(),
+        "voucher_amount": note.voucher_amount.as_dict(),
+        "store_credit_amount": note.store_credit_amount.as_dict(), "vat": note.vat.as_dict(),
         "vat_by_rate": vat_by_rate(note),
         "lines": [{"line_id": line.line_id, "sku": line.sku, "name": line.name,
                    "quantity": line.quantity, "amount": line.amount.as_dict()}

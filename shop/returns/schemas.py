@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from shop.admin.schemas import AdminListArgsSchema, UtcDateTime
+from shop.admin.schemas import AdminListArgsSchema, UtcDateTime, refund_method_field
 from shop.returns.models import RETURN_REASONS, RETURN_STATUSES
 from shop.schemas import money_field, not_blank, page_schema
 
@@ -96,3 +96,4 @@ class RejectSchema(ma.Schema):
 class ReturnRefundSchema(ma.Schema):
     restock = ma.fields.Boolean(load_default=False, metadata={
         "description": "Put the returned items back on the shelf (unopened, sellable)"})
+    method = refund_method_field()

@@ -210,13 +210,15 @@ def reject(*, session: Session, actor: User, return_id: int, reason: str) -> Ord
     return returned
 
 
-def refund(*, session: Session, actor: User, return_id: int, restock: bool) -> OrderReturn:
+def refund(*, session: Session, actor: User, return_id: int, restock: bool,
+           method: str = "original") -> OrderReturn:
     """Refund the returned lines at the price paid (the staff refund: vouchers first, then
-    the card; it emails the customer), optionally back on the shelf."""
+    the card, or as store credit; it emails the customer), optionally back on the shelf."""
     order, returned = _locked(session, return_id)
     before = _move(returned, "refund", actor)
     made = refunds.refund_order(
-        session=session, actor=actor, order_id=order.id, restock=restock, for_return=returned.id,
+        session=session, actor=actor, order_id=order.id, restock=restock, method=method,
+        for_return=returned.id,
         reason=f"return {returned.id}: {returned.reason.replace('_', ' ')}",
         lines=[{"line_id": line.order_line_id, "quantity": line.quantity}
                for line in returned.lines])

@@ -7,11 +7,14 @@ from sqlalchemy import func, select
 
 from shop.admin.models import OrderRefund
 from shop.audit.models import AuditEntry
+from shop.db import utcnow
 from shop.inventory.models import StockLevel, StockMovement
 from shop.money import Money
+from shop.notifications import sealing
 from shop.orders import services as orders_services
 from shop.orders.models import OrderLine
 from shop.payments.models import Refund
+from shop.vouchers import codes
 from shop.vouchers import services as voucher_services
 from shop.vouchers.models import Voucher
 from tests.admin.factories import make_variant, paid_card_order, place_order, refund
@@ -19,6 +22,7 @@ from tests.fixtures.stripe import CARD_REFUND_FAILS
 from tests.payments.helpers import bank_sends_refund_back, customer_email
 
 GBP = "GBP"
+REPORT = "/api/v1/admin/reports/sales"
 
 
 def money(amount: int) -> dict:
@@ -131,6 +135,67 @@ def test_a_refund_that_paid_back_gift_vouchers_keeps_its_lines_when_the_card_par
                         headers=admin.headers).json
     assert detail["lines"][0]["refunded_quantity"] == 2  # the rest goes back as an amount
     assert detail["refundable"] == made.json["card_amount"]
+
+
+def test_store_credit_pays_a_refund_back_as_a_gift_voucher_for_the_customer(
+        client, admin, db_session, use_localstripe):
+    order = paid_card_order(client, db_session, use_localstripe)
+    on_hand = _on_hand(db_session, order)
+    before = client.get(f"{REPORT}?from={utcnow().date()}&to={utcnow().date()}",
+                        headers=admin.headers).json
+    made = refund(client, admin, order["id"], method="store_credit", restock=True,
+                  lines=[{"line_id": order["line_id"], "quantity": 1}])
+    assert made.status_code == 201, made.json
+    body = made.json
+    assert (body["amount"], body["store_credit_amount"]) == (money(1100), money(1100))
+    assert body["status"] == "refunded"
+    assert (body["card_amount"], body["voucher_amount"], body["vat"]) == (
+        money(0), money(0), money(183))
+    credit = body["store_credit_voucher"]
+    assert credit["recipient_email"] == "buyer@example.com"
+    assert stripe_refunds(use_localstripe, order["intent"]) == []  # nothing went to the card
+
+    voucher = db_session.get(Voucher, credit["id"])
+    assert (voucher.kind, voucher.balance_amount, voucher.order_id) == ("money", 1100, None)
+    delivered = customer_email(db_session, f"voucher-delivery:{voucher.id}")
+    code = codes.normalise(sealing.content_of(delivered).text.split(
+        "Your voucher code: ")[1].split()[0])
+    assert codes.last4(code) == credit["code_last4"] and code not in str(body)
+    assert client.get(f"/api/v1/vouchers/{code}").json["balance"] == money(1100)
+    told = customer_email(db_session, f"order-refund:{body['id']}")
+    assert "£11.00 comes as store credit" in told.text and "back to the card" not in told.text
+
+    detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=admin.headers).json
+    assert detail["refunded"] == money(1100) and detail["refundable"] == money(1100)
+    assert detail["lines"][0]["refunded_quantity"] == 1
+    assert detail["refunds"][0]["store_credit_voucher"]["id"] == voucher.id
+    assert _on_hand(db_session, order) == on_hand + 1
+    after = client.get(f"{REPORT}?from={utcnow().date()}&to={utcnow().date()}",
+                       headers=admin.headers).json
+    assert after["refunds"]["amount"] - before["refunds"]["amount"] == 1100
+    assert after["refunds_vat"]["amount"] - before["refunds_vat"]["amount"] == 183
+    too_much = refund(client, admin, order["id"], method="store_credit", amount=money(1101))
+    assert too_much.status_code == 409 and too_much.json["refundable"] == 1100
+    rest = refund(client, admin, order["id"], amount=money(1100))  # the rest to the card
+    assert rest.status_code == 201 and rest.json["card_amount"] == money(1100)
+
+
+def test_store_credit_is_the_remedy_when_the_bank_sends_a_card_refund_back(
+        client, admin, db_session, use_localstripe):
+    order = paid_card_order(client, db_session, use_localstripe, card=CARD_REFUND_FAILS)
+    both = [{"line_id": order["line_id"], "quantity": 2}]
+    assert refund(client, admin, order["id"], lines=both).status_code == 201
+    bank_sends_refund_back(client, use_localstripe, _stripe_refund_id(client, admin, order),
+                           "whsec_test_secret")
+    again = refund(client, admin, order["id"], lines=both, method="store_credit",
+                   reason="the card account is closed; agreed on the phone")
+    assert again.status_code == 201, again.json
+    assert again.json["store_credit_amount"] == money(2200)
+    assert again.json["vat"] == money(367)  # all the VAT the failed refund did not take back
+    detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=admin.headers).json
+    assert detail["refundable"] == money(0) and detail["lines"][0]["refunded_quantity"] == 2
+    statuses = [note["status"] for note in detail["refunds"]]
+    assert statuses == ["card_refund_failed", "refunded"]
 
 
 def _stripe_refund_id(client, admin, order: dict) -> str:

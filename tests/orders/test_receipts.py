@@ -144,7 +144,8 @@ def test_line_and_amount_refunds_are_credit_notes(client, db_session, admin_head
     assert first == {
         "credit_note": f"{number}-R1", "created_at": first["created_at"], "status": "refunded",
         "amount": gbp(1100), "card_amount": gbp(1100), "voucher_amount": gbp(0),
-        "vat": gbp(183), "vat_by_rate": [{"rate": 20, "net": gbp(917), "vat": gbp(183)}],
+        "store_credit_amount": gbp(0), "vat": gbp(183),
+        "vat_by_rate": [{"rate": 20, "net": gbp(917), "vat": gbp(183)}],
         "lines": [{"line_id": line_id, "sku": variant.sku, "name": "MOIST Serum - 30 ml",
                    "quantity": 1, "amount": gbp(1100)}]}
     assert (second["credit_note"], second["amount"], second["vat"], second["lines"]) == \
@@ -204,6 +205,17 @@ def test_a_card_refund_the_bank_sent_back_is_marked_failed_and_not_counted(
     detail = client.get(f"/api/v1/admin/orders/{body['order']['id']}",
                         headers=admin_headers).json
     assert detail["refunds"][0]["vat"] == gbp(0)
+
+
+def test_a_refund_given_as_store_credit_is_a_credit_note_too(
+        client, db_session, admin_headers, use_localstripe):
+    body = card_paid(client, use_localstripe, make_variant(db_session, price=1200), 1)
+    refund(client, admin_headers, body["order"]["id"], amount=gbp(600), method="store_credit")
+    page, [credit] = refunds_shown(client, body)
+    assert "store credit (gift voucher) £6.00" in page and "card £" not in page
+    assert "Net paid</td><td class=n>£6.00" in page and "Net VAT</td><td class=n>£1.00" in page
+    assert (credit["store_credit_amount"], credit["card_amount"], credit["vat"]) == (
+        gbp(600), gbp(0), gbp(100))
 
 
 def test_refunded_lines_are_escaped_too(client, db_session, admin_headers, use_localstripe):

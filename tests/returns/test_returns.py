@@ -231,6 +231,21 @@ def test_a_customers_returns_are_exported_and_their_words_go_with_the_account(
     assert kept.note == "" and kept.status == "requested"
 
 
+def test_a_return_can_be_refunded_as_store_credit(
+        client, staff, admin, db_session, use_localstripe):
+    order = dispatched_order(client, db_session, use_localstripe, staff)
+    returned = ask(client, order).json
+    refunded = client.post(f"{ADMIN}/{returned['id']}/refund",
+                           json={"method": "store_credit"}, headers=admin.headers)
+    assert refunded.status_code == 200, refunded.json
+    assert refunded.json["refunded"] == money(1100)
+    detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=staff.headers).json
+    [made] = detail["refunds"]
+    assert (made["store_credit_amount"], made["card_amount"]) == (money(1100), money(0))
+    assert made["store_credit_voucher"]["recipient_email"] == "buyer@example.com"
+    assert detail["payments"][0]["refunds"] == []
+
+
 def test_a_return_whose_card_refund_the_bank_sent_back_says_so(
         client, staff, admin, db_session, use_localstripe):
     order = dispatched_order(client, db_session, use_localstripe, staff,

@@ -31,7 +31,10 @@ from shop.orders import services as orders
 from shop.orders.models import Order, OrderLine
 from shop.payments import services as payments
 from shop.returns.models import OPEN_STATUSES, OrderReturn, OrderReturnLine
+from shop.vouchers import delivery as voucher_delivery
 from shop.vouchers import purchases as voucher_purchases
+from shop.vouchers import services as voucher_services
+from shop.vouchers.models import Voucher
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,11 @@ def _restocked_by_counting_refunds(session: Session, order: Order,
 def refund_order(
     *, session: Session, actor: User, order_id: int, reason: str, restock: bool = False,
     lines: list[dict] | None = None, amount: Money | None = None,
-    for_return: int | None = None,
+    for_return: int | None = None, method: str = "original",
 ) -> OrderRefund:
+    """Pay back `lines` or an `amount` the way the order was paid (`original`: gift vouchers
+    first, then the card), or all of it as `store_credit`: a new money gift voucher emailed to
+    the customer (with their agreement: a remedy for a card the bank sends refunds back from)."""
     order = orders.lock_order(session=session, order_id=order_id)
     if order.paid_at is None:
         raise Conflict("Nothing was paid for this order.", code="order_not_paid")
@@ -162,8 +168,9 @@ def refund_order(
     if total <= 0 or total > settled.refundable:
         raise Conflict(f"At most {settled.refundable} can still be refunded on this order.",
                        code="refund_exceeds_payment", refundable=settled.refundable)
-    voucher_part = min(total, settled.voucher_refundable)
-    card_part = total - voucher_part
+    store_credit = total if method == "store_credit" else 0
+    voucher_part = min(total - store_credit, settled.voucher_refundable)
+    card_part = total - store_credit - voucher_part
     if voucher_part and not orders.on_refund:
         raise Conflict("Nothing can credit gift vouchers back yet; refund the card part only.",
                        code="voucher_credit_unavailable", voucher_amount=voucher_part)
@@ -172,7 +179,8 @@ def refund_order(
     request = {"lines": lines, "amount": total, "restock": restock, "reason": reason}
     refund = OrderRefund(
         order_id=order.id, amount=total, card_amount=card_part, voucher_amount=voucher_part,
-        currency=order.currency, restock=restock, reason=reason, staff_user_id=actor.id,
+        store_credit_amount=store_credit, currency=order.currency, restock=restock,
+        reason=reason, staff_user_id=actor.id,
         lines=[OrderRefundLine(order_line_id=item.line.id, quantity=item.quantity,
                                amount=item.amount) for item in items],
     )
@@ -187,21 +195,41 @@ def refund_order(
     if voucher_part:
         orders.record_refund(session=session, order_id=order.id, amount=voucher_part,
                              reference=f"staff-refund-{refund.id}", reason=reason)
+    if store_credit:
+        refund.store_credit_voucher_id = _give_store_credit(session, actor, order, refund).id
     if restock:
         _restock(session, actor, order, refund, items)
     _recorded(session, actor, order, refund, settled.refunded)
     orders.email_customer(session=session, order=order, dedupe_key=f"order-refund:{refund.id}",
                           message=emails.refunded(
                               order, card_amount=card_part, voucher_amount=voucher_part,
+                              store_credit_amount=store_credit,
                               items=[f"{item.quantity} x {item.line.name}" for item in items]))
     return refund
+
+
+def _give_store_credit(session: Session, actor: User, order: Order,
+                       refund: OrderRefund) -> Voucher:
+    """The refund as a money gift voucher for whoever placed the order, emailed to them (its
+    code only there). It is not the order's purchase: refunding the order's own voucher lines
+    never voids it."""
+    voucher = voucher_services.issue(
+        session=session, kind="money", value=order.money(refund.store_credit_amount),
+        recipient_email=order.email, staff_user_id=actor.id,
+        message=f"Store credit: the refund for order {order.number}.",
+        note=f"store credit: refund {refund.id} of order {order.number}",
+    ).voucher
+    voucher_delivery.queue_delivery(session=session, voucher=voucher)
+    return voucher
 
 
 def _recorded(session: Session, actor: User, order: Order, refund: OrderRefund,
               refunded_before: int) -> None:
     details = {
         "refund_id": refund.id, "amount": refund.amount, "card_amount": refund.card_amount,
-        "voucher_amount": refund.voucher_amount, "restock": refund.restock,
+        "voucher_amount": refund.voucher_amount,
+        "store_credit_amount": refund.store_credit_amount,
+        "store_credit_voucher_id": refund.store_credit_voucher_id, "restock": refund.restock,
         "reason": refund.reason,
         "lines": [{"line_id": line.order_line_id, "quantity": line.quantity}
                   for line in refund.lines],

@@ -119,7 +119,8 @@ def cancel_order(data: dict, order_id: int):
 @blp.alt_response(503, description="payment_provider_unavailable: nothing was refunded")
 @blp.alt_response(404, description="No such order")
 def refund_order(data: dict, order_id: int):
-    """Refund lines (optionally restocked) or an amount: vouchers first, then the card."""
+    """Refund lines (optionally restocked) or an amount: vouchers first, then the card; or
+    all of it as store credit, a new gift voucher emailed to the customer."""
     refund = refunds.refund_order(session=db.session, actor=current_user(), order_id=order_id,
                                   **data)
     db.session.commit()

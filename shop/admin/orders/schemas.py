@@ -9,6 +9,7 @@ from shop.admin.schemas import (
     DateRangeArgsSchema,
     StaffRefSchema,
     UtcDateTime,
+    refund_method_field,
 )
 from shop.admin.stock.schemas import MovementSchema
 from shop.orders.models import ORDER_STATUSES
@@ -84,13 +85,26 @@ class RefundLineSchema(ma.Schema):
     amount = money_field(required=True)
 
 
+class StoreCreditVoucherSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    code_last4 = ma.fields.String(required=True)
+    recipient_email = ma.fields.String(allow_none=True)
+
+
 class StaffRefundSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     credit_note = ma.fields.String(required=True, metadata={
         "example": "GLW-10042-R1", "description": "Its number on the customer's receipt"})
+    status = ma.fields.String(required=True, metadata={
+        "description": "refunded | card_refund_failed (the bank sent the card part back: "
+        "refund it again, by the card or as store credit)"})
     amount = money_field(required=True)
     card_amount = money_field(required=True)
     voucher_amount = money_field(required=True)
+    store_credit_amount = money_field(required=True, metadata={
+        "description": "Given as a new gift voucher (`method: store_credit`)"})
+    store_credit_voucher = ma.fields.Nested(StoreCreditVoucherSchema, allow_none=True, metadata={
+        "description": "That voucher (its code went to the customer only)"})
     vat = money_field(required=True, metadata={
         "description": "The VAT it takes back (none for a card part the bank sent back)"})
     vat_by_rate = ma.fields.List(ma.fields.Nested(CreditNoteVatSchema), required=True, metadata={
@@ -210,6 +224,7 @@ class RefundRequestSchema(ma.Schema):
     restock = ma.fields.Boolean(load_default=False,
                                 metadata={"description": "Put the refunded lines back in stock"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=255))
+    method = refund_method_field()
 
     @ma.validates_schema
     def lines_or_amount(self, data: dict, **_: object) -> None:

@@ -69,6 +69,7 @@ class Settlement:
     card_refunded: int
     voucher_paid: int
     voucher_refunded: int
+    store_credit: int = 0  # refunded as new gift vouchers instead
 
     @property
     def paid(self) -> int:
@@ -76,7 +77,7 @@ class Settlement:
 
     @property
     def refunded(self) -> int:
-        return self.card_refunded + self.voucher_refunded
+        return self.card_refunded + self.voucher_refunded + self.store_credit
 
     @property
     def refundable(self) -> int:
@@ -99,12 +100,14 @@ def settlement(*, session: Session, order: Order) -> Settlement:
     payment = captured_payment(session, order.id)
     card_paid = payment.amount if payment else 0
     card_left = payments.refundable_amount(session=session, payment=payment) if payment else 0
-    voucher_refunded = session.scalar(
-        select(func.coalesce(func.sum(OrderRefund.voucher_amount), 0))
+    voucher_refunded, store_credit = session.execute(
+        select(func.coalesce(func.sum(OrderRefund.voucher_amount), 0),
+               func.coalesce(func.sum(OrderRefund.store_credit_amount), 0))
         .where(OrderRefund.order_id == order.id)
-    )
+    ).one()
     voucher_paid = order.total_amount - order.amount_due if order.paid_at else 0
-    return Settlement(card_paid, card_paid - card_left, voucher_paid, int(voucher_refunded))
+    return Settlement(card_paid, card_paid - card_left, voucher_paid, int(voucher_refunded),
+                      int(store_credit))
 
 
 # --- detail ---------------------------------------------------------------------------------
@@ -166,9 +169,12 @@ def refund_item(*, session: Session, refund: OrderRefund,
     staff = session.get(User, refund.staff_user_id) if refund.staff_user_id else None
     note = (notes if notes is not None else _credit_notes(session, order))[refund.id]
     return {
-        "id": refund.id, "credit_note": note.credit_note, "amount": order.money(refund.amount),
+        "id": refund.id, "credit_note": note.credit_note, "status": note.status,
+        "amount": order.money(refund.amount),
         "card_amount": order.money(refund.card_amount),
-        "voucher_amount": order.money(refund.voucher_amount), "vat": note.vat,
+        "voucher_amount": order.money(refund.voucher_amount),
+        "store_credit_amount": order.money(refund.store_credit_amount),
+        "store_credit_voucher": _store_credit_voucher(session, refund), "vat": note.vat,
         "vat_by_rate": note.vat_by_rate,
         "restock": refund.restock, "reason": refund.reason, "staff": staff_ref(staff),
         "lines": [{"line_id": line.order_line_id, "sku": skus.get(line.order_line_id),
@@ -176,6 +182,12 @@ def refund_item(*, session: Session, refund: OrderRefund,
                   for line in refund.lines],
         "created_at": refund.created_at,
     }
+
+
+def _store_credit_voucher(session: Session, refund: OrderRefund) -> Voucher | None:
+    if refund.store_credit_voucher_id is None:
+        return None
+    return session.get(Voucher, refund.store_credit_voucher_id)
 
 
 def _credit_notes(session: Session, order: Order) -> dict[int | None, credit_notes.CreditNote]:
