@@ -104,8 +104,10 @@ def _wait_until_gone(connection, backend: int) -> None:
     """pg_terminate_backend only signals the backend: under load it can take a while to
     exit, and until then its pooled connection looks alive (it flaked under load)."""
     for _ in range(500):
-        if not connection.exec_driver_sql(
-                f"SELECT 1 FROM pg_stat_activity WHERE pid = {backend}").first():
+        alive = connection.exec_driver_sql(
+            f"SELECT 1 FROM pg_stat_activity WHERE pid = {backend}").first()
+        connection.rollback()  # pg_stat_activity is a snapshot kept for the whole transaction
+        if not alive:
             return
         time.sleep(0.01)
     raise AssertionError(f"backend {backend} still alive 5 s after pg_terminate_backend")
