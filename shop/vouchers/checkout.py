@@ -21,21 +21,25 @@ from shop.money import Money
 from shop.orders import services as orders
 from shop.payments import services as payments
 from shop.payments.models import Refund
-from shop.vouchers import holds, purchases, services
+from shop.vouchers import holds, purchases, services, wallet
 from shop.vouchers.cart import applied, payable_by_vouchers
 from shop.vouchers.models import CartVoucher, VoucherTransaction
 
 MAX_VOUCHERS_PER_CART = 5
 
 
-def apply_code(*, session: Session, cart_id: str, user: User | None, code: str,
-               now: datetime | None = None) -> Cart:
-    """Apply a money voucher; unknown, expired, void and used-up codes get one same answer."""
+def apply_code(*, session: Session, cart_id: str, user: User | None, code: str | None = None,
+               voucher_id: int | None = None, now: datetime | None = None) -> Cart:
+    """Apply a money voucher by its code, or one of the signed-in customer's by id (wallet);
+    unknown, expired, void, used-up and other people's vouchers get one same answer."""
     cart = carts.lock_open_cart(session=session, cart_id=cart_id, user=user)
-    voucher = services.find_by_code(session=session, code=code)
+    if voucher_id is not None:
+        voucher = wallet.find_held(session=session, user=user, voucher_id=voucher_id)
+    else:
+        voucher = services.find_by_code(session=session, code=code)
     currency = current_app.config["SHOP_CURRENCY"]
     if not holds.usable_for_payment(voucher, currency, now or utcnow()):
-        raise holds.refuse_code()
+        raise holds.refuse_code("voucher_id" if voucher_id is not None else "code")
     already = applied(session, cart)
     if voucher in already:
         return cart

@@ -15,7 +15,16 @@ from shop.extensions import db
 from shop.idempotency import idempotent
 from shop.orders import services as orders
 from shop.orders.routes import ORDER_TOKEN_HEADER
-from shop.vouchers import checkout, clinic, delivery, reports, schemas, services, staff
+from shop.vouchers import (
+    checkout,
+    clinic,
+    delivery,
+    reports,
+    schemas,
+    services,
+    staff,
+    wallet,
+)
 from shop.vouchers.models import Voucher
 
 blp = Blueprint("vouchers", __name__, url_prefix="/api/v1", description="Gift vouchers")
@@ -195,6 +204,19 @@ def resend_voucher(order_id: int, voucher_id: int, access_token: str | None = No
     return {"voucher_id": voucher.id, "sent_to": delivery.delivery_address(voucher)}
 
 
+@blp.route("/me/vouchers")
+@access("customer")
+@blp.response(200, schemas.WalletSchema)
+def my_vouchers():
+    """Your vouchers: those emailed to your account's address (gifts, ones you bought for
+    yourself, store credit from a refund), soonest to expire first, void ones left out; once
+    the address is verified. Apply a money one to your cart by its id."""
+    user = current_user()
+    return {"email_verified": user.email_verified_at is not None,
+            "items": [{**summary_view(voucher), "message": voucher.message}
+                      for voucher in wallet.held_by(session=db.session, user=user)]}
+
+
 def _cart_view(cart_id: str) -> carts.CartView:
     return carts.view(carts.get_cart(session=db.session, cart_id=cart_id, user=current_user()))
 
@@ -202,14 +224,15 @@ def _cart_view(cart_id: str) -> carts.CartView:
 @blp.route("/carts/<cart_id>/vouchers", methods=["POST"])
 @access("optional")
 @ratelimits.per_ip("VOUCHER_LOOKUP_RATE_LIMIT")
-@blp.arguments(schemas.CartVoucherSchema)
+@blp.arguments(schemas.ApplyVoucherSchema)
 @blp.response(200, cart_schemas.CartSchema)
 @blp.alt_response(422, description="`voucher_not_usable`: one answer for unknown, expired, "
                   "void and used-up codes")
 @blp.alt_response(429, description="Too many attempts from this address")
 @blp.alt_response(404, description="No such cart, or another customer's")
 def apply_cart_voucher(data: dict, cart_id: str):
-    """Apply a money voucher to the cart (several stack); the card pays what they do not."""
+    """Apply a money voucher to the cart (several stack) by its `code`, or, signed in, one of
+    your vouchers by `voucher_id`; the card pays what they do not."""
     checkout.apply_code(session=db.session, cart_id=cart_id, user=current_user(), **data)
     db.session.commit()
     return _cart_view(cart_id)

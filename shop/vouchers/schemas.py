@@ -257,6 +257,41 @@ class CartVoucherSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
 
 
+class ApplyVoucherSchema(ma.Schema):
+    """The voucher's `code`; or, signed in, the `voucher_id` of one of your vouchers
+    (`GET /me/vouchers`)."""
+
+    code = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    voucher_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**31 - 1))
+
+    @ma.validates_schema
+    def one_of(self, data: dict, **_: object) -> None:
+        if ("code" in data) == ("voucher_id" in data):
+            raise ma.ValidationError("Send either code or voucher_id.", "code")
+
+
+class WalletVoucherSchema(ma.Schema):
+    """One of your vouchers: the last four characters of its code only (the code is in the
+    email that brought it)."""
+
+    id = ma.fields.Integer(required=True, metadata={"description": "Apply it by this id"})
+    code_last4 = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
+    treatment = ma.fields.Nested(TreatmentRefSchema, allow_none=True)
+    initial_value = money_field(required=True)
+    available = money_field(required=True, metadata={
+        "description": "What it can pay now (money vouchers)"})
+    expires_at = UtcDateTime(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    message = ma.fields.String(required=True)
+
+
+class WalletSchema(ma.Schema):
+    email_verified = ma.fields.Boolean(required=True, metadata={
+        "description": "Vouchers show once the account's email is verified"})
+    items = ma.fields.List(ma.fields.Nested(WalletVoucherSchema), required=True)
+
+
 class AppliedVoucherSchema(ma.Schema):
     code_last4 = ma.fields.String(required=True)
     balance = money_field(required=True, metadata={"description": "What it can pay now"})
