@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from shop.admin.models import OrderRefund
 from shop.extensions import db
 from shop.payments.models import Refund
+from shop.vouchers.models import Voucher
 from tests.admin.factories import make_variant
 from tests.fixtures.auth import bearer_for, make_user
 
@@ -87,3 +88,23 @@ def test_concurrent_line_refunds_take_each_unit_once(race_app, localstripe):
     statuses = refund_all_at_once(race_app, headers, order_id, bodies)
     assert sorted(statuses) == [201] * 3 + [409] * (THREADS - 3)
     assert refunded(race_app, localstripe, order_id, intent) == (2100, 2100, 2100)
+
+
+def test_concurrent_store_credit_and_card_refunds_never_pay_back_more_than_was_paid(
+        race_app, localstripe):
+    """Half the racers give store credit, half go to the card: together at most 2200, and one
+    gift voucher per store-credit refund that went through, for exactly its amount."""
+    headers, body = paid_order(race_app, localstripe, price=1100, quantity=2)
+    order_id, intent = body["order"]["id"], body["payment"]["payment_intent_id"]
+    bodies = [{"amount": {"amount": 880, "currency": "GBP"}, "reason": f"race {n}",
+               "method": "store_credit" if n % 2 else "original"} for n in range(THREADS)]
+    statuses = refund_all_at_once(race_app, headers, order_id, bodies)
+    assert sorted(statuses) == [201, 201] + [409] * (THREADS - 2)
+    ours, cards, at_stripe = refunded(race_app, localstripe, order_id, intent)
+    with race_app.app_context():
+        given = db.session.scalars(select(Voucher.initial_amount).join(
+            OrderRefund, OrderRefund.store_credit_voucher_id == Voucher.id)
+            .where(OrderRefund.order_id == order_id)).all()
+        db.session.remove()
+    assert ours == 1760 and cards == at_stripe == 1760 - sum(given)
+    assert all(amount == 880 for amount in given)
