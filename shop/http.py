@@ -138,6 +138,32 @@ def _text_faults(text: str) -> list[str]:
     return faults
 
 
+# In a JSON document NUL and lone surrogates can only come escaped (\u0000, \ud800...): raw,
+# the first is not valid JSON and the others not valid UTF-8
+ESCAPED_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89abAB][0-9a-fA-F]{2})")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def replace_unstorable(document: Any, raw: bytes) -> Any:
+    """The parsed JSON `document` of `raw` with NUL and lone surrogates in its strings and
+    keys replaced by U+FFFD: for a document we must take as sent (a signed Stripe event)
+    whose text PostgreSQL or a UTF-8 encoder could not store. The same object when `raw`
+    holds none (one search of the bytes)."""
+    if not ESCAPED_UNSTORABLE.search(raw):
+        return document
+    return _replaced(document)
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replaced(key): _replaced(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item) for item in value]
+    return value
+
+
 def _unstorable_fields(value: object, name: str = "") -> set[tuple[str, str]]:
     """(top-level name, why) for each string or key of a JSON document holding text that
     cannot be stored."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from shop.db import insert_once, update_now, utcnow
 from shop.errors import BadRequest, ServiceUnavailable
+from shop.http import replace_unstorable
 from shop.orders import services as orders
 from shop.payments import refunds, transitions
 from shop.payments.client import as_dict, id_of, provider_errors, stripe_client
@@ -41,7 +42,7 @@ def verify(payload: bytes, signature: str | None) -> dict:
             payload, signature, config["STRIPE_WEBHOOK_SECRET"],
             tolerance=config["STRIPE_WEBHOOK_TOLERANCE"],
         )
-        event = json.loads(payload)
+        event = replace_unstorable(json.loads(payload), payload)  # taken as sent, but stored
     except stripe.SignatureVerificationError as exc:
         raise BadRequest("The Stripe-Signature header does not match this body.",
                          code="invalid_signature") from exc

@@ -107,6 +107,21 @@ def test_a_signed_body_that_is_not_an_event_is_refused(client, db_session, body)
     assert event_rows(db_session) == 0
 
 
+def test_a_signed_event_with_text_the_database_cannot_store_is_applied_all_the_same(
+        client, db_session, use_localstripe):
+    """Stripe's text is taken as sent, but a NUL or a lone surrogate in it (say, in a bank's
+    decline message) would fail on PostgreSQL, and Stripe would retry it for days: such
+    characters are stored as U+FFFD."""
+    body = order_with_intent(client, make_variant(db_session))
+    intent = use_localstripe.pay(body["payment"]["client_secret"], card=CARD_DECLINED)
+    event = json.loads(json.dumps(
+        stripe_event(use_localstripe, "payment_intent.payment_failed", intent["id"])))
+    event["data"]["object"]["last_payment_error"]["message"] = "Declined\x00 by \ud800 bank"
+    assert post_event(client, event, SECRET).status_code == 200
+    payment = payment_of(db_session, body["order"]["id"])
+    assert "Declined\ufffd by \ufffd bank" in payment.last_error
+
+
 def test_unknown_event_types_are_acknowledged(client, db_session, use_localstripe):
     response = post_new_event(client, "customer.created", {"id": "cus_123"}, SECRET)
     assert response.status_code == 200 and response.json["duplicate"] is False
