@@ -92,14 +92,43 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            _foreign_keys_off(connection)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                # one transaction for the lot, so that a broken reference rolls it all back
+                # (SQLite's DDL is transactional: the app's engine sends BEGIN itself)
+                **({'transactional_ddl': True} if sqlite else {}),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    _refuse_broken_references(connection)
+        finally:
+            if sqlite:  # never back in the pool with foreign keys off: the next one connects
+                connection.invalidate()  # afresh, with them on
+
+
+def _foreign_keys_off(connection):
+    """Batch migrations on SQLite copy a table into a new one and drop the old; with foreign
+    keys enforced, that DROP TABLE first deletes every row, firing the ON DELETE actions of
+    the tables referring to it (0036 emptied order_refund_lines so). SQLite ignores this
+    pragma inside a transaction: it goes straight to the driver before the migrations' own.
+    """
+    connection.connection.dbapi_connection.execute('PRAGMA foreign_keys=OFF')
+
+
+def _refuse_broken_references(connection):
+    """With foreign keys off, a migration could leave a reference to a missing row: roll
+    back rather than commit that."""
+    broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
+    if broken:
+        raise RuntimeError(f'the migrations left broken foreign keys: {broken[:5]}')
 
 
 if context.is_offline_mode():

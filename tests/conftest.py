@@ -76,6 +76,14 @@ class RequestIsolatedClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
+# A paid order (id 1) as raw SQL, for tests of what a migration does to rows already there
+PAID_ORDER_SQL = """INSERT INTO orders (id, status, email, currency, subtotal_amount,
+    shipping_amount, discount_amount, vat_amount, vat_breakdown, total_amount, amount_due,
+    needs_attention, created_at, updated_at)
+VALUES (1, 'paid', 'a@example.com', 'GBP', 3000, 0, 0, 500, '[]', 3000, 3000, false,
+    CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"""
+
+
 @contextmanager
 def migrated_to(app_config: dict, tmp_path, worker_id: str, revision: str):
     """An app on a database of its own, migrated up to `revision`: for tests of what a later

@@ -29,6 +29,9 @@ from shop.db import Base, utcnow
 from shop.money import Money
 
 KINDS = ("treatment", "money")
+# bought in the shop; given by the clinic (goodwill, or made outside the shop); a refund paid
+# back as store credit
+SOURCES = ("purchase", "clinic_gift", "store_credit")
 STATUSES = ("active", "redeemed", "expired", "void")
 TRANSACTION_KINDS = (
     "issue", "hold", "debit", "release", "refund_credit", "void", "extension", "redemption",
@@ -45,6 +48,7 @@ class Voucher(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", KINDS), name="kind"),
         CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
         CheckConstraint(
             "(kind = 'treatment' AND treatment_id IS NOT NULL) "
             "OR (kind = 'money' AND treatment_id IS NULL)",
@@ -59,6 +63,8 @@ class Voucher(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20), default="purchase",
+                                        server_default="purchase")
     treatment_id: Mapped[int | None] = mapped_column(ForeignKey("treatments.id"))
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     code_encrypted: Mapped[str] = mapped_column(String(128))

@@ -1,4 +1,5 @@
-"""The clinic's voucher liability: what issued vouchers are still worth, by kind and expiry month.
+"""The clinic's voucher liability: what issued vouchers are still worth, by kind, source (bought,
+given by the clinic, store credit) and expiry month.
 
 Outstanding means active and not yet past expiry; a treatment voucher counts at its value
 at purchase, a money voucher at its balance (amounts held for unpaid orders included: they
@@ -25,19 +26,19 @@ def _expiry_month(session: Session):
 
 
 def liability_rows(*, session: Session, now: datetime) -> list[dict]:
-    """One row per kind, expiry month and currency, ordered by month."""
+    """One row per kind, source, expiry month and currency, ordered by month."""
     month = _expiry_month(session).label("expiry_month")
     stmt = (
-        select(Voucher.kind, month, Voucher.currency, func.count(Voucher.id),
+        select(Voucher.kind, Voucher.source, month, Voucher.currency, func.count(Voucher.id),
                func.sum(Voucher.balance_amount))
         .where(Voucher.status == "active", Voucher.expires_at > now, Voucher.balance_amount > 0)
-        .group_by(Voucher.kind, month, Voucher.currency)
-        .order_by(month, Voucher.kind, Voucher.currency)
+        .group_by(Voucher.kind, Voucher.source, month, Voucher.currency)
+        .order_by(month, Voucher.kind, Voucher.source, Voucher.currency)
     )
     return [
-        {"kind": kind, "expiry_month": expiry_month, "vouchers": count,
+        {"kind": kind, "source": source, "expiry_month": expiry_month, "vouchers": count,
          "outstanding": Money(int(total), currency)}
-        for kind, expiry_month, currency, count, total in session.execute(stmt)
+        for kind, source, expiry_month, currency, count, total in session.execute(stmt)
     ]
 
 
@@ -66,6 +67,7 @@ def liability(*, session: Session, now: datetime) -> dict:
         "as_of": now,
         "totals": [totals[currency] for currency in sorted(totals)],
         "by_kind": _group(rows, "kind"),
+        "by_source": _group(rows, "source"),
         "by_expiry_month": _group(rows, "expiry_month"),
         "rows": rows,
     }

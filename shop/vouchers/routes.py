@@ -45,7 +45,7 @@ def public_view(voucher: Voucher) -> dict:
 def summary_view(voucher: Voucher) -> dict:
     return {
         **{name: getattr(voucher, name) for name in (
-            "id", "code_last4", "kind", "treatment", "initial_value", "balance", "held",
+            "id", "code_last4", "kind", "source", "treatment", "initial_value", "balance", "held",
             "available", "expires_at", "frozen", "recipient_name", "recipient_email",
             "purchaser_email", "send_on", "order_id", "created_at")},
         "status": services.effective_status(voucher),

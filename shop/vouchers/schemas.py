@@ -6,7 +6,7 @@ from shop.admin.schemas import AdminListArgsSchema
 from shop.csvio import FormatArgsSchema
 from shop.db import as_utc
 from shop.schemas import instant_in_range, money_field, page_schema
-from shop.vouchers.models import KINDS, STATUSES, TRANSACTION_KINDS
+from shop.vouchers.models import KINDS, SOURCES, STATUSES, TRANSACTION_KINDS
 
 
 class UtcDateTime(ma.fields.DateTime):
@@ -59,6 +59,9 @@ class VoucherSummarySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     code_last4 = ma.fields.String(required=True)
     kind = ma.fields.String(required=True)
+    source = ma.fields.String(required=True, metadata={
+        "enum": list(SOURCES), "description": "purchase (bought in the shop), clinic_gift "
+        "(given by the clinic, or made outside the shop) or store_credit (a refund)"})
     status = ma.fields.String(required=True)
     treatment = ma.fields.Nested(TreatmentRefSchema, allow_none=True)
     initial_value = money_field(required=True, metadata={"description": "Value at purchase"})
@@ -92,6 +95,7 @@ class VoucherListArgsSchema(AdminListArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES), metadata={
         "description": "As shown: an active voucher past its expiry is expired"})
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    source = ma.fields.String(validate=ma.validate.OneOf(SOURCES))
     order_id = ma.fields.Integer(validate=ma.validate.Range(min=0, max=2**31 - 1),
                                  metadata={"description": "Bought by this order"})
     expires_before = ma.fields.Date(metadata={"description": "Expiring before this UTC day"})
@@ -196,6 +200,7 @@ class ExtendSchema(ma.Schema):
 
 class LiabilityRowSchema(ma.Schema):
     kind = ma.fields.String(required=True)
+    source = ma.fields.String(required=True, metadata={"enum": list(SOURCES)})
     expiry_month = ma.fields.String(required=True, metadata={"example": "2027-03"})
     vouchers = ma.fields.Integer(required=True)
     outstanding = money_field(required=True)
@@ -203,6 +208,12 @@ class LiabilityRowSchema(ma.Schema):
 
 class LiabilityByKindSchema(ma.Schema):
     kind = ma.fields.String(required=True)
+    vouchers = ma.fields.Integer(required=True)
+    outstanding = money_field(required=True)
+
+
+class LiabilityBySourceSchema(ma.Schema):
+    source = ma.fields.String(required=True, metadata={"enum": list(SOURCES)})
     vouchers = ma.fields.Integer(required=True)
     outstanding = money_field(required=True)
 
@@ -222,6 +233,7 @@ class LiabilityReportSchema(ma.Schema):
     as_of = UtcDateTime(required=True)
     totals = ma.fields.List(ma.fields.Nested(LiabilityTotalSchema), required=True)
     by_kind = ma.fields.List(ma.fields.Nested(LiabilityByKindSchema), required=True)
+    by_source = ma.fields.List(ma.fields.Nested(LiabilityBySourceSchema), required=True)
     by_expiry_month = ma.fields.List(ma.fields.Nested(LiabilityByMonthSchema), required=True)
     rows = ma.fields.List(ma.fields.Nested(LiabilityRowSchema), required=True)
 

@@ -77,9 +77,11 @@ def issue(
     order_line_id: int | None = None,
     staff_user_id: int | None = None,
     note: str = "issued",
+    source: str | None = None,
     now: datetime | None = None,
 ) -> IssuedVoucher:
-    """Create a voucher with a fresh random code and its `issue` ledger row."""
+    """Create a voucher with a fresh random code and its `issue` ledger row. `source`: bought
+    (the default, with an order line) or given by the clinic (without), or store credit."""
     if (kind == "treatment") != (treatment is not None):
         raise ValueError("a treatment voucher needs a treatment, a money voucher none")
     now = now or utcnow()
@@ -93,6 +95,7 @@ def issue(
         recipient_name=recipient_name, recipient_email=recipient_email,
         purchaser_email=purchaser_email, message=message, send_on=send_on,
         order_id=order_id, order_line_id=order_line_id, created_at=now,
+        source=source or ("purchase" if order_line_id is not None else "clinic_gift"),
     )
     session.add(voucher)
     session.flush()

@@ -38,8 +38,8 @@ def _effective_status_is(status: str, now: datetime):
 
 def list_query(
     *, q: str | None = None, last4: str | None = None, status: str | None = None,
-    kind: str | None = None, order_id: int | None = None, expires_before: date | None = None,
-    now: datetime | None = None,
+    kind: str | None = None, source: str | None = None, order_id: int | None = None,
+    expires_before: date | None = None, now: datetime | None = None,
 ) -> Select:
     """Vouchers newest first: `q` is part of the buyer's or recipient's email or the
     recipient's name (any case), `last4` the end of the code as a receipt or email shows it."""
@@ -54,6 +54,8 @@ def list_query(
         stmt = stmt.where(_effective_status_is(status, now or utcnow()))
     if kind:
         stmt = stmt.where(Voucher.kind == kind)
+    if source:
+        stmt = stmt.where(Voucher.source == source)
     if order_id is not None:
         stmt = stmt.where(Voucher.order_id == order_id)
     if expires_before:

@@ -157,6 +157,7 @@ def test_store_credit_pays_a_refund_back_as_a_gift_voucher_for_the_customer(
 
     voucher = db_session.get(Voucher, credit["id"])
     assert (voucher.kind, voucher.balance_amount, voucher.order_id) == ("money", 1100, None)
+    assert voucher.source == "store_credit"
     delivered = customer_email(db_session, f"voucher-delivery:{voucher.id}")
     code = codes.normalise(sealing.content_of(delivered).text.split(
         "Your voucher code: ")[1].split()[0])

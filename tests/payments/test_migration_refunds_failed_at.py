@@ -8,13 +8,9 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from shop.extensions import db
-from tests.conftest import migrated_to
+from tests.conftest import PAID_ORDER_SQL, migrated_to
 
 NOW = "CURRENT_TIMESTAMP"
-ORDER = f"""INSERT INTO orders (id, status, email, currency, subtotal_amount, shipping_amount,
-    discount_amount, vat_amount, vat_breakdown, total_amount, amount_due, needs_attention,
-    created_at, updated_at)
-VALUES (1, 'paid', 'a@example.com', 'GBP', 3000, 0, 0, 500, '[]', 3000, 3000, true, {NOW}, {NOW})"""
 PAYMENT = f"""INSERT INTO payments (id, order_id, provider, flow, payment_intent_id, status,
     amount, currency, attempt, created_at, updated_at)
 VALUES (1, 1, 'stripe', 'payment_intent', 'pi_1', 'succeeded', 3000, 'GBP', 1, {NOW}, {NOW})"""
@@ -33,7 +29,7 @@ def at_0031(app_config, tmp_path, worker_id):
 
 def test_a_failed_refund_takes_its_time_from_the_event_and_only_it(at_0031):
     with db.engine.begin() as connection:
-        for statement in (ORDER, PAYMENT):
+        for statement in (PAID_ORDER_SQL, PAYMENT):
             connection.execute(text(statement))
         for refund_id, stripe_id, status in ((1, "re_failed", "failed"),
                                              (2, "re_paid", "succeeded")):

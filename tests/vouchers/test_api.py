@@ -273,6 +273,22 @@ def test_liability_report_by_kind_and_month(client, db_session, staff_headers):
         r["outstanding"]["amount"] for r in after["rows"])
 
 
+def test_liability_report_by_source(client, db_session, staff_headers):
+    url = "/api/v1/admin/reports/voucher-liability"
+
+    def by_source(body: dict) -> dict:
+        return {row["source"]: row["outstanding"]["amount"] for row in body["by_source"]}
+
+    before = by_source(client.get(url, headers=staff_headers).json)
+    issue_money(db_session, 3000, source="store_credit")
+    issue_money(db_session, 1200)  # no order line: made outside the shop
+    issue_money(db_session, 800, source="purchase")
+    db_session.flush()
+    after = by_source(client.get(url, headers=staff_headers).json)
+    changed = {source: after.get(source, 0) - before.get(source, 0) for source in after}
+    assert changed == {"store_credit": 3000, "clinic_gift": 1200, "purchase": 800}
+
+
 def test_liability_report_as_csv(client, db_session, staff_headers):
     issue_money(db_session, 4200)
     for kwargs in ({"query_string": {"format": "csv"}}, {"headers": {"Accept": "text/csv"}}):
@@ -282,8 +298,8 @@ def test_liability_report_as_csv(client, db_session, staff_headers):
         assert response.status_code == 200
         assert response.mimetype == "text/csv"
         rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-        assert set(rows[0]) == {"kind", "expiry_month", "vouchers", "outstanding.amount",
-                                "outstanding.currency"}
+        assert set(rows[0]) == {"kind", "source", "expiry_month", "vouchers",
+                                "outstanding.amount", "outstanding.currency"}
         assert any(row["kind"] == "money" and int(row["outstanding.amount"]) >= 4200
                    for row in rows)
 

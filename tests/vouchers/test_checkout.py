@@ -265,6 +265,7 @@ def test_paid_order_captures_and_issues_exactly_once(db_session):
     checkout.on_paid(session=db_session, order=order)  # even a replayed hook issues nothing new
     bought = purchases.bought_by(session=db_session, order_id=order.id)
     assert [(v.kind, v.initial_amount) for v in bought] == [("treatment", 17500), ("money", 6000)]
+    assert {v.source for v in bought} == {"purchase"}
     assert bought[0].treatment.slug == "hydra-facial" and bought[0].recipient_name == "Ada"
     assert bought[1].purchaser_email == "buyer@example.com"
     assert assert_ledger_matches(db_session, issued.voucher.id).balance_amount == 0

@@ -53,6 +53,10 @@ def test_an_admin_gives_a_money_voucher_that_reaches_its_recipient_only(
         "money", "active", gbp(1500), gbp(1500))
     assert (shown["recipient_name"], shown["purchaser_email"], shown["order_id"]) == (
         "Ada", None, None)
+    assert shown["source"] == "clinic_gift"
+    listed = client.get(f"{GIVE}?source=clinic_gift&q=ada@example.com",
+                        headers=admin_headers).json["items"]
+    assert shown["id"] in [item["id"] for item in listed]
 
     email = delivery_email(db_session, shown["id"])
     assert email.to == "ada@example.com" and email.sealed and "£15.00" in email.subject

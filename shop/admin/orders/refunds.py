@@ -215,7 +215,7 @@ def _give_store_credit(session: Session, actor: User, order: Order,
     never voids it."""
     voucher = voucher_services.issue(
         session=session, kind="money", value=order.money(refund.store_credit_amount),
-        recipient_email=order.email, staff_user_id=actor.id,
+        recipient_email=order.email, staff_user_id=actor.id, source="store_credit",
         message=f"Store credit: the refund for order {order.number}.",
         note=f"store credit: refund {refund.id} of order {order.number}",
     ).voucher
