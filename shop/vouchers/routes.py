@@ -6,6 +6,7 @@ from flask import Response, request
 
 from shop import ratelimits
 from shop.accounts.auth import access, current_user
+from shop.accounts.export import register_section
 from shop.api import Blueprint
 from shop.carts import schemas as cart_schemas
 from shop.carts import services as carts
@@ -29,6 +30,7 @@ from shop.vouchers.models import Voucher
 
 blp = Blueprint("vouchers", __name__, url_prefix="/api/v1", description="Gift vouchers")
 checkout.register_hooks()
+register_section("vouchers", wallet.export_vouchers)
 
 
 def public_view(voucher: Voucher) -> dict:

@@ -32,3 +32,17 @@ def find_held(*, session: Session, user: User | None, voucher_id: int) -> Vouche
     if user is None or user.email_verified_at is None:
         return None
     return session.scalar(select(Voucher).where(Voucher.id == voucher_id, _addressed_to(user)))
+
+
+def export_vouchers(*, session: Session, user: User) -> list[dict]:
+    """The data export's section: the vouchers addressed to the account (their recipient
+    details and message are the customer's data), without codes. Deleting the account keeps
+    them: they are the clinic's liability, spendable by whoever has the code."""
+    return [{"code_last4": voucher.code_last4, "kind": voucher.kind, "source": voucher.source,
+             "initial_value": voucher.initial_value.as_dict(),
+             "balance": voucher.balance.as_dict(), "status": voucher.status,
+             "recipient_name": voucher.recipient_name,
+             "recipient_email": voucher.recipient_email, "message": voucher.message,
+             "expires_at": voucher.expires_at.isoformat(),
+             "created_at": voucher.created_at.isoformat()}
+            for voucher in held_by(session=session, user=user)]

@@ -89,3 +89,17 @@ def test_send_a_code_or_an_id(client, db_session):
         response = apply(client, cart_id, headers, **body)
         assert response.status_code == 422, (body, response.json)
     assert apply(client, cart_id, headers, code=mine.code).status_code == 200
+
+
+def test_my_vouchers_are_in_my_data_export_and_stay_when_i_leave(client, db_session):
+    headers = account(db_session, "export.ada@example.com")
+    gift = issue_money(db_session, 2500, recipient_name="Ada", message="For you",
+                       recipient_email="export.ada@example.com")
+    [exported] = client.get("/api/v1/me/export", headers=headers).json["vouchers"]
+    assert (exported["code_last4"], exported["recipient_name"], exported["message"]) == (
+        gift.code[-4:], "Ada", "For you")
+    assert exported["balance"] == {"amount": 2500, "currency": "GBP"}
+    assert gift.code not in str(exported)
+    assert client.delete("/api/v1/me", headers=headers).status_code == 204
+    db_session.refresh(gift.voucher)
+    assert gift.voucher.status == "active" and gift.voucher.balance_amount == 2500
