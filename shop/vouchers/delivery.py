@@ -106,12 +106,22 @@ def _how_to_use(voucher: Voucher) -> str:
             "until the balance is used up.")
 
 
+# How the email opens, and whose words the voucher's message is, by where it came from
+OPENINGS = {
+    "purchase": ("You have been given a {clinic} gift voucher: {value}.", "Their message:"),
+    "clinic_gift": ("{clinic} is giving you a gift voucher: {value}.", "Our message:"),
+    "store_credit": ("Here is your {clinic} store credit: a gift voucher of {value}, your "
+                     "refund as we agreed.", "About it:"),
+}
+
+
 def _email_text(voucher: Voucher, code: str) -> str:
     expires = as_utc(voucher.expires_at).astimezone(CLINIC_TIME)
+    opening, message_heading = OPENINGS.get(voucher.source, OPENINGS["purchase"])
     lines = [f"Hello {voucher.recipient_name}," if voucher.recipient_name else "Hello,", "",
-             f"You have been given a {CLINIC} gift voucher: {describe(voucher)}."]
+             opening.format(clinic=CLINIC, value=describe(voucher))]
     if voucher.message:
-        lines += ["", "Their message:", voucher.message]
+        lines += ["", message_heading, voucher.message]
     lines += ["", f"Your voucher code: {codes.display(code)}",
               f"Valid until {expires:%d %B %Y}.", "", _how_to_use(voucher),
               "The attached PDF can be printed or shown on your phone.", "", CLINIC]

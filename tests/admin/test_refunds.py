@@ -159,8 +159,9 @@ def test_store_credit_pays_a_refund_back_as_a_gift_voucher_for_the_customer(
     assert (voucher.kind, voucher.balance_amount, voucher.order_id) == ("money", 1100, None)
     assert voucher.source == "store_credit"
     delivered = customer_email(db_session, f"voucher-delivery:{voucher.id}")
-    code = codes.normalise(sealing.content_of(delivered).text.split(
-        "Your voucher code: ")[1].split()[0])
+    text = sealing.content_of(delivered).text
+    assert "Here is your GLOW Clinic store credit: a gift voucher of £11.00" in text
+    code = codes.normalise(text.split("Your voucher code: ")[1].split()[0])
     assert codes.last4(code) == credit["code_last4"] and code not in str(body)
     assert client.get(f"/api/v1/vouchers/{code}").json["balance"] == money(1100)
     told = customer_email(db_session, f"order-refund:{body['id']}")

@@ -62,7 +62,9 @@ def test_an_admin_gives_a_money_voucher_that_reaches_its_recipient_only(
     assert email.to == "ada@example.com" and email.sealed and "£15.00" in email.subject
     code = code_in(email)
     assert codes.last4(code) == shown["code_last4"] and code not in str(body)
-    assert "Sorry for the wait" in sealing.content_of(email).text
+    text = sealing.content_of(email).text
+    assert "GLOW Clinic is giving you a gift voucher: £15.00." in text
+    assert "Our message:\nSorry for the wait" in text
     looked_up = client.get(f"/api/v1/vouchers/{code}").json
     assert (looked_up["balance"], looked_up["status"]) == (gbp(1500), "active")
     assert places_holding(db_session, code) == []  # the audit and idempotency rows included
