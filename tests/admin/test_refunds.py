@@ -120,6 +120,40 @@ def test_lines_whose_card_refund_failed_can_be_refunded_again_without_restocking
     assert sorted(moved) == [1, 1]
 
 
+def test_units_a_failed_refund_left_on_the_shelf_are_taken_first_restocking_or_not(
+        client, admin, db_session, use_localstripe):
+    """Three units: A is refunded onto the shelf and the bank sends it back; A is refunded
+    again without restocking (it is on the shelf), B onto the shelf; the bank sends A's second
+    refund back too; A refunded a third time, restocking, finds it on the shelf. Two units are
+    refunded and two are back: none counted in twice, none missed."""
+    order = paid_card_order(client, db_session, use_localstripe, quantity=3,
+                            card=CARD_REFUND_FAILS)
+    on_hand = _on_hand(db_session, order)
+    one = [{"line_id": order["line_id"], "quantity": 1}]
+
+    def refunded(restock: bool) -> int:
+        response = refund(client, admin, order["id"], restock=restock, lines=one)
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    def bank_sends_back(staff_refund_id: int) -> None:
+        card = db_session.get(Refund, db_session.get(OrderRefund, staff_refund_id)
+                              .payment_refund_id)
+        bank_sends_refund_back(client, use_localstripe, card.stripe_refund_id,
+                               "whsec_test_secret")
+
+    bank_sends_back(refunded(restock=True))
+    assert _on_hand(db_session, order) == on_hand + 1
+    again = refunded(restock=False)
+    refunded(restock=True)
+    assert _on_hand(db_session, order) == on_hand + 2
+    bank_sends_back(again)
+    refunded(restock=True)
+    assert _on_hand(db_session, order) == on_hand + 2
+    detail = client.get(f"/api/v1/admin/orders/{order['id']}", headers=admin.headers).json
+    assert detail["lines"][0]["refunded_quantity"] == 2
+
+
 def test_a_refund_that_paid_back_gift_vouchers_keeps_its_lines_when_the_card_part_fails(
         client, admin, db_session, use_localstripe):
     order, _ = voucher_paid_order(client, db_session, use_localstripe,

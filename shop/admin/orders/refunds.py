@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from shop.accounts.models import User
 from shop.admin.models import OrderRefund, OrderRefundLine
-from shop.admin.orders.services import paid_back_nothing, refunded_quantities, settlement
+from shop.admin.orders.services import refunded_quantities, settlement
 from shop.audit import record as audit_record
+from shop.db import as_utc
 from shop.errors import Conflict, ValidationFailed
 from shop.inventory import services as inventory
-from shop.inventory.models import StockMovement
 from shop.money import Money
 from shop.orders import credit_notes, emails
 from shop.orders import services as orders
@@ -103,45 +103,50 @@ def _stripe_key(order: Order, number: int, card_amount: int, request: dict) -> s
 
 def _restock(session: Session, actor: User, order: Order, refund: OrderRefund,
              items: list[LineRefund]) -> None:
+    shelved = _shelved_unrefunded(session, order, but=refund)
     wanted: dict[int, int] = {}
     for item in items:
         if item.line.variant_id is not None and item.line.kind == "product":
-            wanted[item.line.variant_id] = wanted.get(item.line.variant_id, 0) + item.quantity
-    shelved = _shelved_uncovered(session, order, refund)
+            new = item.quantity - min(shelved.get(item.line.id, 0), item.quantity)
+            wanted[item.line.variant_id] = wanted.get(item.line.variant_id, 0) + new
     for variant_id in sorted(wanted):
-        quantity = wanted[variant_id] - shelved.get(variant_id, 0)
-        if quantity > 0:
+        if wanted[variant_id] > 0:
             inventory.record_movement(
-                session=session, variant_id=variant_id, quantity=quantity,
+                session=session, variant_id=variant_id, quantity=wanted[variant_id],
                 reason="returned", note=f"refund on {order.number}", staff_user_id=actor.id,
                 order_id=order.id,
             )
 
 
-def _shelved_uncovered(session: Session, order: Order, refund: OrderRefund) -> dict[int, int]:
-    """Units of each variant already back on the shelf for this order beyond what its counting
-    refunds restocked before this one: a refund whose card part failed no longer counts, but
-    what it restocked is still there, and refunding those units again must not add them twice."""
-    restocked = _restocked_by_counting_refunds(session, order, refund)
-    moved = dict(session.execute(
-        select(StockMovement.variant_id, func.sum(StockMovement.quantity))
-        .where(StockMovement.order_id == order.id, StockMovement.reason == "returned")
-        .group_by(StockMovement.variant_id)).all())
-    return {variant_id: int(units) - restocked.get(variant_id, 0)
-            for variant_id, units in moved.items() if int(units) > restocked.get(variant_id, 0)}
-
-
-def _restocked_by_counting_refunds(session: Session, order: Order,
-                                   but: OrderRefund) -> dict[int, int]:
-    rows = session.execute(
-        select(OrderLine.variant_id, func.sum(OrderRefundLine.quantity))
-        .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
-        .join(OrderLine, OrderLine.id == OrderRefundLine.order_line_id)
-        .where(OrderRefund.order_id == order.id, OrderRefund.id != but.id,
-               OrderRefund.restock.is_(True), OrderLine.kind == "product",
-               OrderLine.variant_id.is_not(None), ~paid_back_nothing())
-        .group_by(OrderLine.variant_id))
-    return {variant_id: int(units) for variant_id, units in rows}
+def _shelved_unrefunded(session: Session, order: Order, *, but: OrderRefund) -> dict[int, int]:
+    """Units of each line back on the shelf that no refund now holds: a refund whose card part
+    the bank sent back (it paid back nothing) frees its units, but those it put back on the
+    shelf, or found there, stay there. The next refunds of the line take those units first,
+    restocking or not, so that refunding them again never puts them back twice. Replayed in
+    the order things happened, each refund as it was made, each failure when it was learnt."""
+    restocking = set(session.scalars(select(OrderRefund.id).where(
+        OrderRefund.order_id == order.id, OrderRefund.restock.is_(True))))
+    events = []
+    for fact in credit_notes.refunds_of(session, order.id):
+        if fact.staff_refund_id is None or fact.staff_refund_id == but.id:
+            continue
+        events.append((as_utc(fact.created_at), fact.staff_refund_id, 0, fact))
+        if fact.paid_back == 0:
+            failed = fact.card_failed_at or fact.created_at
+            events.append((as_utc(failed), fact.staff_refund_id, 1, fact))
+    free: dict[int, int] = {}  # line id -> units on the shelf that no refund holds
+    held: dict[tuple[int, int], int] = {}  # (refund, line) -> its units on the shelf
+    for _, refund_id, freed, fact in sorted(events, key=lambda event: event[:3]):
+        for item in fact.lines:
+            if freed:
+                free[item.line_id] = free.get(item.line_id, 0) + held.get(
+                    (refund_id, item.line_id), 0)
+                continue
+            taken = min(free.get(item.line_id, 0), item.quantity)
+            free[item.line_id] = free.get(item.line_id, 0) - taken
+            held[refund_id, item.line_id] = (item.quantity if refund_id in restocking
+                                              else taken)
+    return free
 
 
 def refund_order(
