@@ -232,6 +232,22 @@ def test_store_credit_is_the_remedy_when_the_bank_sends_a_card_refund_back(
     assert detail["refundable"] == money(0) and detail["lines"][0]["refunded_quantity"] == 2
     statuses = [note["status"] for note in detail["refunds"]]
     assert statuses == ["card_refund_failed", "refunded"]
+    assert (detail["needs_attention"], detail["attention_reason"]) == (True, "refund_failed")
+
+    resolve = f"/api/v1/admin/orders/{order['id']}/resolve"
+    done = client.post(resolve, json={"note": "store credit sent, agreed by phone"},
+                       headers=admin.headers)
+    assert done.status_code == 200, done.json
+    assert (done.json["needs_attention"], done.json["attention_reason"]) == (False, None)
+    [event] = [e for e in done.json["events"] if e["type"] == "attention_resolved"]
+    assert event["data"]["reason"] == "refund_failed"
+    assert event["data"]["note"] == "store credit sent, agreed by phone"
+    entry = db_session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "order.resolve_attention")).one()
+    assert entry.before["attention_reason"] == "refund_failed"
+    again = client.post(resolve, json={"note": "twice"}, headers=admin.headers)
+    assert again.status_code == 409 and again.json["code"] == "nothing_to_resolve"
+    assert client.post(resolve, json={"note": ""}, headers=admin.headers).status_code == 422
 
 
 def _stripe_refund_id(client, admin, order: dict) -> str:

@@ -55,6 +55,7 @@ ENDPOINTS = [
     ("POST", f"/api/v1/admin/orders/{NO_ORDER}/fulfil", {"collected": True}, "staff"),
     ("POST", f"/api/v1/admin/orders/{NO_ORDER}/complete", None, "staff"),
     ("POST", f"/api/v1/admin/orders/{NO_ORDER}/notes", {"text": "role test"}, "staff"),
+    ("POST", f"/api/v1/admin/orders/{NO_ORDER}/resolve", {"note": "role test"}, "staff"),
     ("PUT", f"/api/v1/admin/orders/{NO_ORDER}/shipping-address",
      {"name": "A", "line1": "1 Road", "city": "London", "postcode": "W1G 9SP"}, "staff"),
     ("POST", f"/api/v1/admin/orders/{NO_ORDER}/cancel", {}, "staff"),

@@ -49,6 +49,21 @@ def add_order_note(data: dict, order_id: int):
     return note
 
 
+@blp.route("/orders/<int:order_id>/resolve", methods=["POST"])
+@access("staff")
+@blp.arguments(schemas.ResolveAttentionSchema)
+@blp.response(200, schemas.OrderDetailSchema)
+@blp.alt_response(409, description="nothing_to_resolve: the order is not flagged")
+@blp.alt_response(404, description="No such order")
+def resolve_attention(data: dict, order_id: int):
+    """Clear the order's `needs_attention` flag once dealt with, saying what was done: the
+    timeline (`attention_resolved`, with the reason it was raised) and audit log keep it."""
+    services.resolve_attention(session=db.session, actor=current_user(), order_id=order_id,
+                               **data)
+    db.session.commit()
+    return services.order_detail(session=db.session, order_id=order_id)
+
+
 @blp.route("/orders/<int:order_id>/fulfil", methods=["POST"])
 @access("staff")
 @blp.arguments(schemas.FulfilSchema)

@@ -21,7 +21,7 @@ from shop.orders.schemas import (
     OrderVatSchema,
 )
 from shop.returns.schemas import ReturnSchema
-from shop.schemas import money_field, page_schema
+from shop.schemas import money_field, not_blank, page_schema
 
 
 class OrderQuerySchema(AdminListArgsSchema, DateRangeArgsSchema):
@@ -148,6 +148,12 @@ class NewOrderNoteSchema(ma.Schema):
         if not data["text"]:
             raise ma.ValidationError("Write something.", "text")
         return data
+
+
+class ResolveAttentionSchema(ma.Schema):
+    note = ma.fields.String(required=True, validate=[ma.validate.Length(min=3, max=2000),
+                                                     not_blank],
+                            metadata={"description": "What was done (timeline and audit log)"})
 
 
 class OrderDetailSchema(ma.Schema):

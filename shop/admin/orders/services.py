@@ -245,6 +245,24 @@ def add_note(*, session: Session, actor: User, order_id: int, text: str) -> Orde
     return note
 
 
+def resolve_attention(*, session: Session, actor: User, order_id: int, note: str) -> Order:
+    """Staff dealt with what flagged the order (a refund the bank sent back, a dispute...):
+    the flag goes, and the timeline and audit log keep why it was raised and what was done."""
+    order = orders.lock_order(session=session, order_id=order_id)
+    if not order.needs_attention:
+        raise Conflict("Nothing on this order needs attention.", code="nothing_to_resolve")
+    reason = order.attention_reason
+    order.needs_attention, order.attention_reason = False, None
+    orders.add_event(order, "attention_resolved", staff_user_id=actor.id, reason=reason,
+                     note=note)
+    session.flush()
+    audit_record(session=session, actor=actor, action="order.resolve_attention",
+                 entity="order", entity_id=str(order.id),
+                 before={"needs_attention": True, "attention_reason": reason},
+                 after={"needs_attention": False, "note": note})
+    return order
+
+
 # --- transitions ----------------------------------------------------------------------------
 
 
