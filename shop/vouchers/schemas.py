@@ -289,6 +289,9 @@ class WalletVoucherSchema(ma.Schema):
     id = ma.fields.Integer(required=True, metadata={"description": "Apply it by this id"})
     code_last4 = ma.fields.String(required=True)
     kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
+    source = ma.fields.String(required=True, metadata={
+        "enum": list(SOURCES), "description": "purchase (a gift, or bought for yourself), "
+        "clinic_gift (from the clinic) or store_credit (a refund)"})
     treatment = ma.fields.Nested(TreatmentRefSchema, allow_none=True)
     initial_value = money_field(required=True)
     available = money_field(required=True, metadata={

@@ -47,8 +47,8 @@ def test_the_vouchers_emailed_to_my_address_are_listed_without_their_codes(clien
     assert sorted(item["id"] for item in body["items"]) == sorted(
         [gift.voucher.id, for_me.voucher.id])
     shown = next(item for item in body["items"] if item["id"] == gift.voucher.id)
-    assert (shown["code_last4"], shown["available"], shown["message"]) == (
-        gift.code[-4:], {"amount": 2500, "currency": "GBP"}, "Happy birthday")
+    assert (shown["code_last4"], shown["available"], shown["message"], shown["source"]) == (
+        gift.code[-4:], {"amount": 2500, "currency": "GBP"}, "Happy birthday", "clinic_gift")
     assert gift.code not in str(body) and "bob@example.com" not in str(body)
 
 
