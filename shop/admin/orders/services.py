@@ -138,10 +138,11 @@ def refunded_quantities(session: Session, order_id: int, *,
 
 
 def paid_back_nothing():
-    """The condition of a staff refund whose only part, the card's, failed."""
-    return (OrderRefund.voucher_amount == 0) & select(Refund.id).where(
-        Refund.id == OrderRefund.payment_refund_id,
-        Refund.status.in_(NOT_COUNTING)).exists()
+    """The condition of a staff refund whose only part, the card's, failed (RefundFacts'
+    paid_back == 0, which credit notes and restocking go by, in SQL)."""
+    return ((OrderRefund.voucher_amount == 0) & (OrderRefund.store_credit_amount == 0)
+            & select(Refund.id).where(Refund.id == OrderRefund.payment_refund_id,
+                                      Refund.status.in_(NOT_COUNTING)).exists())
 
 
 def _voucher_use(session: Session, order: Order) -> list[dict[str, Any]]:
