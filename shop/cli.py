@@ -1,4 +1,4 @@
-"""Command-line tools: `flask seed`, and the commands each domain adds."""
+"""Command-line tools: `flask seed`, and the commands each domain adds (`flask keys ...`)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def seed_command(scale: int, seed_dir: Path) -> None:
 
 def register_commands(app: Flask) -> None:
     from shop.accounts import cli as accounts_cli
+    from shop.keys.cli import keys_group
 
     app.cli.add_command(seed_command)
+    app.cli.add_command(keys_group)
     app.cli.add_command(accounts_cli.create_staff_command)
     app.cli.add_command(worker_command)

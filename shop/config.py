@@ -68,6 +68,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
     return {
         "SHOP_ENV": shop_env,
         "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        # earlier SECRET_KEYs, still accepted on signed links (Flask's own setting's name)
+        "SECRET_KEY_FALLBACKS": _list(env.get("SECRET_KEY_FALLBACKS")),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or default_sqlite_url(instance_path),
         "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 16),  # per process (PostgreSQL)
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
@@ -110,6 +112,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "IDEMPOTENCY_KEY_TTL_SECONDS": _int(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600),
         "SHOP_CURRENCY": env.get("SHOP_CURRENCY", "GBP").upper(),
         "VOUCHER_KEY": env.get("VOUCHER_KEY", DEFAULT_VOUCHER_KEY),
+        # earlier VOUCHER_KEYs, tried after it until `flask keys rotate` has re-keyed
+        "VOUCHER_KEY_FALLBACKS": _list(env.get("VOUCHER_KEY_FALLBACKS")),
         "ACCESS_TOKEN_SECONDS": _int(env, "ACCESS_TOKEN_SECONDS", 15 * 60),
         "REFRESH_TOKEN_SECONDS": _int(env, "REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
         "PASSWORD_HASH_TIME_COST": _int(env, "PASSWORD_HASH_TIME_COST", 3),
@@ -212,6 +216,10 @@ def check_production(config: dict) -> None:
         problems.append("VOUCHER_KEY is unset or the development default")
     if not config["STRIPE_WEBHOOK_SECRET"]:
         problems.append("STRIPE_WEBHOOK_SECRET is missing")
+    for name, default in (("SECRET_KEY_FALLBACKS", DEFAULT_SECRET_KEY),
+                          ("VOUCHER_KEY_FALLBACKS", DEFAULT_VOUCHER_KEY)):
+        if default in config[name]:
+            problems.append(f"{name} lists the development default")
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
     if config["PUBLIC_API_URL"] and not config["PUBLIC_API_URL"].startswith("https://"):

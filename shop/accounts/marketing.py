@@ -10,6 +10,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
+from shop import keyring
 from shop.accounts import codes
 from shop.accounts import services as accounts
 from shop.accounts.models import User
@@ -21,7 +22,7 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return URLSafeSerializer(keyring.signing_keys(), salt=SALT)
 
 
 def _token(user: User) -> str:

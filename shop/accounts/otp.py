@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from shop import crypto
+from shop import crypto, keyring
 from shop.accounts import codes
 from shop.accounts.models import RecoveryCode, User
 from shop.db import utcnow
@@ -36,8 +36,10 @@ _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _IGNORED = str.maketrans("", "", " -\t")
 
 
-def _key(info: bytes) -> bytes:
-    return crypto.derive_key(current_app.config["VOUCHER_KEY"], salt=SALT, info=info)
+def _key(info: bytes, voucher_key: str | None = None) -> bytes:
+    """A key derived from VOUCHER_KEY, or from the earlier `voucher_key` given."""
+    return crypto.derive_key(voucher_key or current_app.config["VOUCHER_KEY"], salt=SALT,
+                             info=info)
 
 
 def _secret_aad(user: User) -> bytes:
@@ -54,8 +56,19 @@ def seal_secret(user: User, secret: str) -> str:
 
 
 def open_secret(user: User) -> str:
+    return opened_secret(user)[0]
+
+
+def opened_secret(user: User) -> tuple[str, str]:
+    """The TOTP secret, and which VOUCHER_KEY (current or a fallback) it was sealed under."""
     sealed = base64.b64decode(user.two_factor_secret)
-    return crypto.unseal(_key(b"totp secret v1"), sealed, aad=_secret_aad(user)).decode()
+    for voucher_key in keyring.voucher_secrets():
+        try:
+            key = _key(b"totp secret v1", voucher_key)
+            return crypto.unseal(key, sealed, aad=_secret_aad(user)).decode(), voucher_key
+        except crypto.UnsealError:
+            continue
+    raise crypto.UnsealError("the two-factor secret opens with no listed VOUCHER_KEY")
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -100,9 +113,9 @@ def normalise_recovery_code(raw: str) -> str:
     return raw.translate(_IGNORED).upper().translate(_LOOKALIKES)
 
 
-def _recovery_hash(user: User, code: str) -> str:
+def _recovery_hash(user: User, code: str, voucher_key: str | None = None) -> str:
     message = f"{user.id}:{normalise_recovery_code(code)}".encode()
-    return hmac.new(_key(b"recovery code v1"), message, hashlib.sha256).hexdigest()
+    return hmac.new(_key(b"recovery code v1", voucher_key), message, hashlib.sha256).hexdigest()
 
 
 def new_recovery_codes(*, session: Session, user: User) -> list[str]:
@@ -111,7 +124,9 @@ def new_recovery_codes(*, session: Session, user: User) -> list[str]:
     size = RECOVERY_GROUPS * RECOVERY_GROUP
     fresh = ["".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(size))
              for _ in range(RECOVERY_CODE_COUNT)]
-    session.add_all(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(user, code))
+    key_id = crypto.key_id(current_app.config["VOUCHER_KEY"])
+    session.add_all(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(user, code),
+                                 key_id=key_id)
                     for code in fresh)
     session.flush()
     return ["-".join(code[i:i + RECOVERY_GROUP] for i in range(0, size, RECOVERY_GROUP))
@@ -123,8 +138,11 @@ def clear_recovery_codes(*, session: Session, user: User) -> None:
 
 
 def spend_recovery_code(*, session: Session, user: User, code: str) -> bool:
+    """A keyed hash cannot be re-keyed: codes made before a rotation are looked up under the
+    fallback they were made with."""
+    hashes = [_recovery_hash(user, code, each) for each in keyring.voucher_secrets()]
     row = session.scalars(select(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _recovery_hash(user, code),
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash.in_(hashes),
     )).first()
     return row is not None and row.used_at is None and codes.spend(session, row, utcnow())
 

@@ -310,8 +310,16 @@ class TwoFactorEnabledSchema(ma.Schema):
 
 
 class TwoFactorDisableSchema(ma.Schema):
+    """The password and a code: turning it off, or new recovery codes."""
+
     password = _password(metadata={"description": "The current password"})
     code = _otp_code(metadata={"description": "A code from the app, or an unused recovery code"})
+
+
+class RecoveryCodesSchema(ma.Schema):
+    recovery_codes = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "10 new single-use codes, shown this once; the earlier ones no longer "
+                       "work"})
 
 
 # --- staff administration -----------------------------------------------------------------

@@ -55,6 +55,17 @@ def start_setup(*, session: Session, user: User) -> Setup:
     return Setup(secret=secret, otpauth_uri=uri, qr_svg=buffer.getvalue().decode())
 
 
+def _not_enabled() -> Conflict:
+    return Conflict("Two-factor sign-in is not on.", code="two_factor_not_enabled")
+
+
+def _accept_code(session: Session, user: User, code: str) -> None:
+    """A TOTP or recovery code, spent; else 401."""
+    if not otp.accept_code(session=session, user=user, code=code):
+        raise Unauthorized("The code is wrong or was already used.", code="invalid_otp",
+                           errors={"code": ["Wrong or already used."]})
+
+
 def _check_password(user: User, password: str) -> None:
     if not passwords.verify_password(user.password_hash, password):
         raise Unauthorized("The password is incorrect.", code="invalid_current_password",
@@ -91,11 +102,9 @@ def disable(*, session: Session, user: User, password: str, code: str,
     session is signed out. Returns how many were."""
     lock_signed_in_account(session=session, user=user)
     if not user.two_factor_enabled:
-        raise Conflict("Two-factor sign-in is not on.", code="two_factor_not_enabled")
+        raise _not_enabled()
     _check_password(user, password)
-    if not otp.accept_code(session=session, user=user, code=code):
-        raise Unauthorized("The code is wrong or was already used.", code="invalid_otp",
-                           errors={"code": ["Wrong or already used."]})
+    _accept_code(session, user, code)
     forget(session=session, user=user)
     revoked = revoke_all_families(session=session, user=user, reason="two_factor_disabled",
                                   keep_family_id=keep_family_id)
@@ -105,6 +114,25 @@ def disable(*, session: Session, user: User, password: str, code: str,
             "If this was not you, reset your password now and turn it on again.")
     log.info("two-factor disabled", extra={"user_id": user.id, "sessions_revoked": revoked})
     return revoked
+
+
+def renew_recovery_codes(*, session: Session, user: User, password: str, code: str) -> list[str]:
+    """Ten new recovery codes in place of the old ones (used up, lost, or made under a key
+    since rotated), with the password and a code from the app or a recovery code."""
+    lock_signed_in_account(session=session, user=user)
+    if not user.two_factor_enabled:
+        raise _not_enabled()
+    _check_password(user, password)
+    _accept_code(session, user, code)
+    fresh = otp.new_recovery_codes(session=session, user=user)
+    if user.is_staff:
+        audit_record(session=session, actor=user, action="two_factor.recovery_codes",
+                     entity="user", entity_id=str(user.id), before=None, after=None)
+    _notify(session, user, "New recovery codes were made for your GLOW Clinic account: the "
+                           "earlier ones no longer work.",
+            "If this was not you, reset your password now.")
+    log.info("two-factor recovery codes renewed", extra={"user_id": user.id})
+    return fresh
 
 
 def reset_by_admin(*, session: Session, user: User) -> None:

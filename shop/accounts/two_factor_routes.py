@@ -68,3 +68,20 @@ def disable(args):
                                  keep_family_id=g.token_family_id, **args)
     db.session.commit()
     return {"sessions_revoked": revoked}
+
+
+@blp.route("/recovery-codes", methods=["POST"])
+@access("customer")
+@ratelimits.per_account("TWO_FACTOR_RATE_LIMIT")
+@blp.arguments(schemas.TwoFactorDisableSchema)
+@blp.response(200, schemas.RecoveryCodesSchema)
+@blp.alt_response(401, description="invalid_current_password, or invalid_otp: a wrong or "
+                                   "used code")
+@blp.alt_response(409, description="two_factor_not_enabled: it is not on")
+@blp.alt_response(429, description="Too many attempts")
+def renew_recovery_codes(args):
+    """Ten new recovery codes, shown this once, with the password and a code; the earlier ones
+    stop working and the account's address is told."""
+    fresh = two_factor.renew_recovery_codes(session=db.session, user=current_user(), **args)
+    db.session.commit()
+    return {"recovery_codes": fresh}

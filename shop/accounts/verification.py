@@ -14,6 +14,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
+from shop import keyring
 from shop.accounts import codes
 from shop.accounts.models import User
 from shop.db import utcnow
@@ -25,7 +26,7 @@ SALT = "shop.accounts.email-verification"
 
 
 def _signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return URLSafeTimedSerializer(keyring.signing_keys(), salt=SALT)
 
 
 def send_link(*, session: Session, user: User) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from shop import crypto
+from shop import crypto, keyring
 from shop.notifications.models import OutboxEmail
 
 SALT = b"shop-outbox"
@@ -56,28 +56,51 @@ def seal(content: Content, *, message_id: str, key: bytes) -> Content:
     )
 
 
+def outbox_keys() -> tuple[bytes, ...]:
+    """The outbox keys of VOUCHER_KEY and of each fallback, in the order they are tried."""
+    return tuple(outbox_key(secret) for secret in keyring.voucher_secrets())
+
+
 def content_of(email: OutboxEmail, *, key: bytes | None = None) -> Content:
     """The email's content ready to send: opened if sealed (nothing is written back)."""
+    return opened(email, keys=outbox_keys() if key is None else (key,))[0]
+
+
+def opened(email: OutboxEmail, *, keys: tuple[bytes, ...]) -> tuple[Content, bytes | None]:
+    """The email's content, and which of the keys (tried in order) opened it (None: unsealed)."""
     attachments = tuple((a.filename, a.content_type, a.data) for a in email.attachments)
     if not email.sealed:
-        return Content(email.text, email.html, attachments)
-    key = outbox_key() if key is None else key
+        return Content(email.text, email.html, attachments), None
+    for key in keys:
+        try:
+            return _open(email, attachments, key), key
+        except ValueError:  # UnsealError, or base64 that is not base64
+            continue
+    raise SealedContentError(
+        "sealed email cannot be opened: VOUCHER_KEY changed or the row was altered")
+
+
+def reseal(email: OutboxEmail, content: Content, *, key: bytes) -> None:
+    """Store the content sealed under `key` instead (the same Message-ID, so the same bindings)."""
+    sealed = seal(content, message_id=email.message_id, key=key)
+    email.text, email.html = sealed.text, sealed.html
+    for attachment, (_, _, data) in zip(email.attachments, sealed.attachments, strict=True):
+        attachment.data = data
+
+
+def _open(email: OutboxEmail, attachments: tuple[tuple[str, str, bytes], ...],
+          key: bytes) -> Content:
     message_id = email.message_id
-    try:
-        return Content(
-            text=_open_text(email.text, key, _aad(message_id, "text")),
-            html=None if email.html is None else _open_text(
-                email.html, key, _aad(message_id, "html")),
-            attachments=tuple(
-                (filename, content_type, crypto.unseal(
-                    key, data, aad=_aad(message_id, "attachment", content_type, filename)))
-                for filename, content_type, data in attachments
-            ),
-        )
-    except ValueError as exc:  # UnsealError, or base64 that is not base64
-        raise SealedContentError(
-            "sealed email cannot be opened: VOUCHER_KEY changed or the row was altered"
-        ) from exc
+    return Content(
+        text=_open_text(email.text, key, _aad(message_id, "text")),
+        html=None if email.html is None else _open_text(
+            email.html, key, _aad(message_id, "html")),
+        attachments=tuple(
+            (filename, content_type, crypto.unseal(
+                key, data, aad=_aad(message_id, "attachment", content_type, filename)))
+            for filename, content_type, data in attachments
+        ),
+    )
 
 
 def discard_content(email: OutboxEmail) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from shop import keyring
 from shop.orders.models import Order
 
 SALT = "shop:order-link:v1"
@@ -18,7 +19,7 @@ BINDING_LENGTH = 16  # characters of the access token's hash the link carries
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return URLSafeTimedSerializer(keyring.signing_keys(), salt=SALT)
 
 
 def link_token(order: Order) -> str | None:

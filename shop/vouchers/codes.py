@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from shop import crypto
 
@@ -73,3 +74,13 @@ def decrypt(token: str, *, secret: str) -> str:
         return crypto.unseal(key, base64.b64decode(token), aad=_AAD).decode()
     except crypto.UnsealError as exc:
         raise CodeDecryptionError("voucher code cannot be decrypted with this VOUCHER_KEY") from exc
+
+
+def decrypt_with_any(token: str, *, secrets: Sequence[str]) -> tuple[str, str]:
+    """The code, and which of the secrets (tried in their order) opened it."""
+    for secret in secrets:
+        try:
+            return decrypt(token, secret=secret), secret
+        except CodeDecryptionError:
+            continue
+    raise CodeDecryptionError("voucher code cannot be decrypted with any listed VOUCHER_KEY")

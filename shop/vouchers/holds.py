@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session, aliased
 
 from shop.db import utcnow
 from shop.errors import Conflict, ValidationFailed
-from shop.vouchers import codes as voucher_codes
 from shop.vouchers.models import Voucher, VoucherTransaction
 from shop.vouchers.services import (
     change,
     effective_status,
+    lookup_hashes,
     redeemed_when_empty,
-    secret,
     spendable,
 )
 
@@ -67,11 +66,13 @@ def hold_for_order(*, session: Session, order: OrderLike, codes: Sequence[str],
     Returns the amount held; the card pays the rest. Calling it again for the same order
     returns what is already held.
     """
-    digests = [voucher_codes.lookup_hash(code, secret=secret()) for code in codes]
-    by_digest = {v.code_hash: v for v in _lock(session, Voucher.code_hash.in_(digests))}
-    if any(digest not in by_digest for digest in digests):
+    digests = [lookup_hashes(code) for code in codes]
+    every_digest = [digest for each in digests for digest in each]
+    by_digest = {v.code_hash: v for v in _lock(session, Voucher.code_hash.in_(every_digest))}
+    found = [next((by_digest[d] for d in each if d in by_digest), None) for each in digests]
+    if None in found:
         raise refuse_code()
-    ordered = list(dict.fromkeys(by_digest[digest] for digest in digests))
+    ordered = list(dict.fromkeys(found))
     return hold_vouchers(session=session, order=order, vouchers=ordered,
                          limit=order.total_amount, now=now)
 

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.orm import Session
 
+from shop import keyring
 from shop.accounts.models import User
 from shop.catalogue.models import Treatment, Variant
 from shop.db import as_utc, utcnow
@@ -59,7 +60,7 @@ def voucher_vat_rate(*, variant: Variant, standard_rate: int) -> int:
 
 def code_for(voucher: Voucher) -> str:
     """The full code, decrypted: for the buyer's order view, emails and PDFs only."""
-    return codes.decrypt(voucher.code_encrypted, secret=secret())
+    return codes.decrypt_with_any(voucher.code_encrypted, secrets=keyring.voucher_secrets())[0]
 
 
 def issue(
@@ -108,10 +109,15 @@ def issue(
     return IssuedVoucher(voucher, code)
 
 
+def lookup_hashes(code: str) -> list[str]:
+    """The code's keyed hash under VOUCHER_KEY and under each fallback (a code issued before
+    a rotation and not yet re-keyed is stored under an earlier key)."""
+    return [codes.lookup_hash(code, secret=each) for each in keyring.voucher_secrets()]
+
+
 def find_by_code(*, session: Session, code: str) -> Voucher | None:
-    """One indexed query on the keyed hash, whatever the input: no early exits to time."""
-    digest = codes.lookup_hash(code, secret=secret())
-    return session.scalar(select(Voucher).where(Voucher.code_hash == digest))
+    """One indexed query on the keyed hashes, whatever the input: no early exits to time."""
+    return session.scalar(select(Voucher).where(Voucher.code_hash.in_(lookup_hashes(code))))
 
 
 def get_by_code(*, session: Session, code: str) -> Voucher:

@@ -301,6 +301,55 @@ def test_a_recovery_code_can_turn_it_off(client, ann_headers, clock):
     assert response.status_code == 200
 
 
+def renew(client, headers: dict, password: str, code: str | None):
+    return client.post("/api/v1/me/two-factor/recovery-codes", headers=headers,
+                       json={"password": password, "code": code})
+
+
+def test_new_recovery_codes_replace_the_old_ones(client, db_session, ann, ann_headers, clock):
+    secret, old_codes = enrol(client, ann_headers, clock)
+    right = code_at(secret, clock)
+    assert_problem(renew(client, ann_headers, "not the password", right), 401,
+                   "invalid_current_password")
+    assert_problem(renew(client, ann_headers, PASSWORD, old_codes[0] + "X"), 401, "invalid_otp")
+    assert renew(client, ann_headers, PASSWORD, None).status_code == 422
+
+    response = renew(client, ann_headers, PASSWORD, right)
+    assert response.status_code == 200, response.json
+    assert response.headers["Cache-Control"] == "no-store"
+    fresh = response.json["recovery_codes"]
+    assert len(set(fresh)) == 10 and not set(fresh) & set(old_codes)
+    clock.tick()
+    assert_problem(sign_in(client, old_codes[1]), 401, "invalid_otp")
+    assert sign_in(client, fresh[0]).status_code == 200
+    assert client.get("/api/v1/me/export", headers=ann_headers).json["two_factor"][
+        "recovery_codes_left"] == 9
+    notice = db_session.scalars(select(OutboxEmail).where(OutboxEmail.to == ann.email)
+                                .order_by(OutboxEmail.id.desc())).first()
+    assert "New recovery codes" in notice.text
+
+
+def test_a_recovery_code_can_renew_them_and_is_spent(client, ann_headers, clock):
+    _, old_codes = enrol(client, ann_headers, clock)
+    assert renew(client, ann_headers, PASSWORD, old_codes[2]).status_code == 200
+    assert_problem(renew(client, ann_headers, PASSWORD, old_codes[2]), 401, "invalid_otp")
+
+
+def test_renewing_needs_two_factor_on(client, ann_headers):
+    assert_problem(renew(client, ann_headers, PASSWORD, "123456"), 409, "two_factor_not_enabled")
+
+
+def test_staff_renewing_recovery_codes_is_audited(client, db_session, clock):
+    staff = make_user(db_session, role="staff", email="desk-rc@example.com", password=PASSWORD)
+    headers = bearer_for(db_session, staff)
+    secret, _ = enrol(client, headers, clock)
+    response = renew(client, headers, PASSWORD, code_at(secret, clock))
+    assert response.status_code == 200, response.json
+    entry = db_session.scalars(select(AuditEntry).where(
+        AuditEntry.actor_id == staff.id, AuditEntry.action == "two_factor.recovery_codes")).one()
+    assert entry.entity_id == str(staff.id)
+
+
 # --- what is never shown, data export, account deletion -------------------------------------
 
 def test_secrets_never_appear_after_setup_nor_in_logs(client, ann_headers, clock, caplog):
