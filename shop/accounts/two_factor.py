@@ -136,16 +136,16 @@ def renew_recovery_codes(*, session: Session, user: User, password: str, code: s
 
 
 def reset_by_admin(*, session: Session, user: User) -> None:
-    """A staff member lost the app and the recovery codes: an admin turns two-factor off (the
-    staff update's audit entry records it); every session is signed out, and the owner is told
-    and enrols again at the next sign-in."""
+    """Someone lost the app and the recovery codes: an admin turns two-factor off (the staff or
+    customer update's audit entry records it); every session is signed out, and the owner is
+    told and may enrol again once signed in with the password."""
     if not user.two_factor_enabled:
         return
     forget(session=session, user=user)
     revoke_all_families(session=session, user=user, reason="two_factor_reset")
     _notify(session, user, "An administrator turned two-step sign-in off for your GLOW Clinic "
                            "account: sign in with your password and turn it on again.",
-            "If you did not ask for this, tell the clinic's administrator now.")
+            "If you did not ask for this, tell the clinic now.")
 
 
 def forget(*, session: Session, user: User) -> None:

@@ -1,13 +1,16 @@
-"""Staff's customer accounts: find, see at a glance, export the marketing list, disable."""
+"""Staff's customer accounts: find, see at a glance, export the marketing list, disable, and
+turn off two-factor sign-in for a customer who lost their phone and recovery codes."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+import pyotp
 from sqlalchemy import select
 
 from shop.audit.models import AuditEntry
+from shop.notifications.models import OutboxEmail
 from shop.orders import services as orders
 from tests.accounts.test_api import PASSWORD, assert_problem
 from tests.admin.factories import make_variant, place_order
@@ -98,3 +101,41 @@ def test_customers_cannot_list_customers(client, db_session):
     customer = bearer_for(db_session, make_user(db_session))
     assert client.get(URL, headers=customer).status_code == 403
     assert client.get(URL).status_code == 401
+
+
+def test_an_admin_turns_off_two_factor_for_a_customer_who_lost_phone_and_codes(
+        client, db_session, admin, staff):
+    customer = make_user(db_session, email="lost-phone@example.com", password=PASSWORD)
+    headers = bearer_for(db_session, customer)
+    secret = client.post("/api/v1/me/two-factor/setup", headers=headers).json["secret"]
+    confirmed = client.post("/api/v1/me/two-factor/confirm", headers=headers, json={
+        "password": PASSWORD, "code": pyotp.TOTP(secret).now()})
+    assert confirmed.status_code == 200, confirmed.json
+    assert client.get(f"{URL}/{customer.id}", headers=staff.headers).json[
+        "two_factor_enabled"] is True
+    assert client.patch(f"{URL}/{customer.id}", json={"two_factor": False},
+                        headers=staff.headers).status_code == 403
+    assert client.patch(f"{URL}/{customer.id}", json={"two_factor": True},
+                        headers=admin.headers).status_code == 422
+
+    response = client.patch(f"{URL}/{customer.id}", json={"two_factor": False},
+                            headers=admin.headers)
+    assert response.status_code == 200, response.json
+    assert response.json["two_factor_enabled"] is False and response.json["disabled"] is False
+    assert client.get("/api/v1/me", headers=headers).status_code == 401  # signed out
+    login = client.post("/api/v1/auth/token",
+                        json={"email": "lost-phone@example.com", "password": PASSWORD})
+    assert login.status_code == 200, login.json  # the password alone, until they enrol again
+    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "customer.update",
+                                                        AuditEntry.entity_id == str(customer.id))
+                               ).one()
+    assert (entry.before, entry.after) == ({"two_factor": True}, {"two_factor": False})
+    told = db_session.scalars(select(OutboxEmail).where(OutboxEmail.to == customer.email)
+                              .order_by(OutboxEmail.id.desc())).first()
+    assert "turned two-step sign-in off" in told.text
+
+
+def test_a_customer_update_must_change_something(client, db_session, admin):
+    customer = make_user(db_session, email="nothing@example.com")
+    response = client.patch(f"{URL}/{customer.id}", json={}, headers=admin.headers)
+    assert response.status_code == 422 and "_schema" in str(response.json)

@@ -1,4 +1,4 @@
-"""Customer accounts for staff (reading) and admins (disabling)."""
+"""Customer accounts for staff (reading) and admins (disabling, two-factor resets)."""
 
 from shop.accounts.auth import access, current_user
 from shop.admin.customers import schemas, services
@@ -37,8 +37,9 @@ def get_customer(user_id: int):
 @blp.response(200, schemas.CustomerDetailSchema)
 @blp.alt_response(404, description="customer_not_found")
 def update_customer(changes: dict, user_id: int):
-    """Disable a customer account (signed out everywhere, cannot sign in) or enable it."""
-    detail = services.set_disabled(session=db.session, actor=current_user(), user_id=user_id,
-                                   **changes)
+    """Disable a customer account (signed out everywhere, cannot sign in) or enable it; turn
+    off the two-factor sign-in of a customer who lost their phone and recovery codes."""
+    detail = services.update_customer(session=db.session, actor=current_user(), user_id=user_id,
+                                      **changes)
     db.session.commit()
     return detail

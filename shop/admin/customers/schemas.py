@@ -22,6 +22,8 @@ class CustomerSchema(ma.Schema):
     last_login_at = UtcDateTime(attribute="user.last_login_at", allow_none=True)
     disabled = ma.fields.Function(lambda row: row["user"].disabled_at is not None,
                                   required=True)
+    two_factor_enabled = ma.fields.Boolean(attribute="user.two_factor_enabled", required=True,
+                                           metadata={"description": "Signs in with a code too"})
     deleted = ma.fields.Function(lambda row: row["user"].deleted_at is not None, required=True)
     orders = ma.fields.Integer(required=True, metadata={"description": "Paid orders"})
     spent = money_field(required=True, metadata={
@@ -48,5 +50,15 @@ class CustomerQuerySchema(AdminListArgsSchema):
 
 
 class CustomerUpdateSchema(ma.Schema):
-    disabled = ma.fields.Boolean(required=True, metadata={
+    disabled = ma.fields.Boolean(metadata={
         "description": "true signs them out everywhere and stops them signing in"})
+    two_factor = ma.fields.Boolean(
+        validate=ma.validate.Equal(False, error="Only the account's owner can turn it on."),
+        metadata={"description": "false: turn two-factor sign-in off for a customer who lost "
+                                 "their app and recovery codes, once the clinic has checked who "
+                                 "they are (they are signed out, told, and may enrol again)"})
+
+    @ma.validates_schema
+    def check_something_changes(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ma.ValidationError("Give disabled or two_factor.", "_schema")

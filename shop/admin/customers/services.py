@@ -1,5 +1,6 @@
 """Customer accounts for staff: find one, see their orders at a glance, export those who
-agreed to marketing email, and (admins) disable an abusive account."""
+agreed to marketing email, and (admins) disable an abusive account or turn off the two-factor
+sign-in of a customer who lost their phone and recovery codes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import current_app
 from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from shop.accounts import two_factor as two_factor_settings
 from shop.accounts.models import User
 from shop.accounts.services import revoke_all_families
 from shop.audit import record as audit_record
@@ -60,21 +62,30 @@ def get_customer(*, session: Session, user_id: int) -> dict[str, Any]:
     return detail
 
 
-def set_disabled(*, session: Session, actor: User, user_id: int, disabled: bool) -> dict:
+def update_customer(*, session: Session, actor: User, user_id: int,
+                    disabled: bool | None = None, two_factor: bool | None = None) -> dict:
     """Disable a customer account (it is signed out everywhere and cannot sign in) or enable
-    it again. Their orders, vouchers and data stay as they are."""
+    it again; or turn its two-factor sign-in off (its owner lost both the app and the recovery
+    codes). Their orders, vouchers and data stay as they are."""
     user = session.scalar(select(User).where(User.id == user_id, User.role == "customer")
                           .with_for_update())
     if user is None:
         raise NotFound("No such customer.", code="customer_not_found")
-    before = {"disabled": user.disabled_at is not None}
+    asked = {"disabled": disabled, "two_factor": two_factor}
+    before = {name: value for name, value in _state(user).items() if asked[name] is not None}
     if disabled and user.disabled_at is None:
         user.disabled_at = utcnow()
         revoke_all_families(session=session, user=user, reason="account_disabled")
-    elif not disabled:
+    elif disabled is False:
         user.disabled_at = None
+    if two_factor is False:
+        two_factor_settings.reset_by_admin(session=session, user=user)
     session.flush()
     audit_record(session=session, actor=actor, action="customer.update", entity="user",
                  entity_id=str(user.id), before=before,
-                 after={"disabled": user.disabled_at is not None})
+                 after={name: value for name, value in _state(user).items() if name in before})
     return get_customer(session=session, user_id=user_id)
+
+
+def _state(user: User) -> dict[str, bool]:
+    return {"disabled": user.disabled_at is not None, "two_factor": user.two_factor_enabled}
