@@ -151,16 +151,18 @@ def replace_unstorable(document: Any, raw: bytes) -> Any:
     holds none (one search of the bytes)."""
     if not ESCAPED_UNSTORABLE.search(raw):
         return document
-    return _replaced(document)
+    return storable(document)
 
 
-def _replaced(value: Any) -> Any:
+def storable(value: Any) -> Any:
+    """`value` (parsed JSON: dicts, lists, strings...) with NUL and lone surrogates in its
+    strings and keys replaced by U+FFFD."""
     if isinstance(value, str):
         return UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {_replaced(key): _replaced(item) for key, item in value.items()}
+        return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_replaced(item) for item in value]
+        return [storable(item) for item in value]
     return value
 
 

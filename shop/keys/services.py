@@ -8,8 +8,8 @@ that made them is listed in VOUCHER_KEY_FALLBACKS, and are only counted here.
 Each row is changed with a conditional UPDATE on the value that was read, and each batch is its
 own transaction, so re-keying can run beside the app and the worker: a row the app changed in
 the meantime (a code replaced by staff, a secret re-enrolled) is left as the app wrote it, and a
-sealed email the worker is sending (row-locked on PostgreSQL) is skipped, to be re-keyed by the
-next run if it is still waiting.
+sealed email the worker is sending (row-locked on PostgreSQL) is skipped and still counted under
+its old key, to be re-keyed by the next run if it is still waiting.
 """
 
 from __future__ import annotations
@@ -126,8 +126,7 @@ def _rekey_voucher(session: Session, voucher: Voucher, code: str, current: str) 
 
 def rekey_sealed_emails(*, session: Session, tally: Tally, write: bool) -> None:
     current_key = sealing.outbox_key()
-    waiting = (select(OutboxEmail).where(OutboxEmail.sealed, OutboxEmail.status != "sent")
-               .with_for_update(skip_locked=True))
+    waiting = select(OutboxEmail).where(OutboxEmail.sealed, OutboxEmail.status != "sent")
     for emails in _batches(session, waiting, OutboxEmail.id):
         for email in emails:
             try:
@@ -138,9 +137,22 @@ def rekey_sealed_emails(*, session: Session, tally: Tally, write: bool) -> None:
             if key == current_key:
                 tally.add("current")
                 continue
-            if write:
-                sealing.reseal(email, content, key=current_key)
-            tally.add_rekeyed(write)
+            tally.add_rekeyed(write and _reseal_email(session, email, content, current_key))
+
+
+def _reseal_email(session: Session, email: OutboxEmail, content: sealing.Content,
+                  key: bytes) -> bool:
+    """Re-seal the email unless it was sent meanwhile or the worker is sending it now (its row
+    locked, on PostgreSQL): then it is left for the next run, and counted under its key."""
+    still_waiting = session.scalar(
+        select(OutboxEmail.id)
+        .where(OutboxEmail.id == email.id, OutboxEmail.status != "sent",
+               OutboxEmail.text == email.text)
+        .with_for_update(skip_locked=True))
+    if still_waiting is None:
+        return False
+    sealing.reseal(email, content, key=key)
+    return True
 
 
 def rekey_two_factor_secrets(*, session: Session, tally: Tally, write: bool) -> None:

@@ -11,6 +11,7 @@ import stripe
 from flask import current_app
 
 from shop.errors import ServiceUnavailable
+from shop.http import storable
 from shop.payments.transport import Urllib3Client
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,9 @@ def provider_errors(action: str) -> Iterator[None]:
 
 
 def as_dict(obj: Any) -> dict:
-    """A Stripe object (or an event's payload) as plain dicts and lists."""
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    """A Stripe object (or an event's payload) as plain dicts and lists, its text storable
+    (as a webhook's is): a NUL or lone surrogate would fail PostgreSQL's insert."""
+    return storable(obj.to_dict() if hasattr(obj, "to_dict") else dict(obj))
 
 
 def id_of(value: Any) -> str | None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
@@ -59,6 +60,9 @@ class Voucher(Base):
         CheckConstraint("held_amount >= 0", name="held_not_negative"),
         CheckConstraint("held_amount <= balance_amount", name="held_within_balance"),
         Index("ix_vouchers_status_expires_at", "status", "expires_at"),
+        # GET /me/vouchers: the vouchers whose email goes to the account's address (wallet.py)
+        Index("ix_vouchers_holder_email",
+              text("lower(coalesce(recipient_email, purchaser_email))")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

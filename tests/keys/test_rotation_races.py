@@ -1,7 +1,7 @@
 """Re-keying beside a running shop (PostgreSQL, a live server, real threads): tills spend
 vouchers by code over HTTP while `flask keys rotate` re-keys those same rows, one per
 transaction. Every spend finds its voucher, no balance is lost or taken twice, and afterwards
-every code works under the new key alone."""
+every code works under the new key alone. An email the worker holds is left for later."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from shop.extensions import db
 from shop.keys import services as keys
+from shop.notifications.models import OutboxEmail
 from shop.vouchers import services as vouchers
 from tests.fixtures.auth import bearer_for, make_user
 from tests.fixtures.live import serve_app
+from tests.platform.test_outbox import outbox  # noqa: F401  (the `outbox` fixture)
+from tests.platform.test_sealed_outbox import queue_sealed
 from tests.vouchers.conftest import issue_money
 from tests.vouchers.test_races import _ledger_state
 
@@ -76,3 +80,27 @@ def test_spending_while_rotating_loses_nothing(app, app_config, committed, monke
         assert [vouchers.find_by_code(session=db.session, code=code).id
                 for _voucher_id, code in issued] == [voucher_id for voucher_id, _ in issued]
         db.session.remove()
+
+
+def test_an_email_the_worker_is_sending_is_left_for_the_next_run(app, outbox, monkeypatch):
+    """The worker holds a sealed email's row while SMTP talks: re-keying does not wait for it,
+    and counts it under its old key, so status does not call the fallback unneeded."""
+    monkeypatch.setitem(app.config, "VOUCHER_KEY", OLD)
+    with app.app_context():
+        email_id = queue_sealed(db.session).id
+        db.session.commit()
+    monkeypatch.setitem(app.config, "VOUCHER_KEY", NEW)
+    monkeypatch.setitem(app.config, "VOUCHER_KEY_FALLBACKS", [OLD])
+    with app.app_context(), db.engine.connect() as worker:
+        worker.execute(select(OutboxEmail.id).where(OutboxEmail.id == email_id)
+                       .with_for_update())
+        busy = keys.status(session=db.session, rotate=True)
+        db.session.remove()
+        worker.rollback()
+    assert (busy.sealed_emails.fallback, busy.sealed_emails.rekeyed) == (1, 0)
+    assert busy.fallbacks_needed
+
+    with app.app_context():
+        later = keys.status(session=db.session, rotate=True)
+        db.session.remove()
+    assert (later.sealed_emails.fallback, later.sealed_emails.rekeyed) == (0, 1)

@@ -1,5 +1,6 @@
 """The migrations are the only source of the schema; they must match the models exactly."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -15,6 +16,10 @@ def _in_models(obj, name, type_, reflected, compare_to) -> bool:
     return not (type_ == "index" and name in MIGRATION_ONLY_INDEXES)
 
 
+# SQLite cannot reflect an index on an expression, so there it is left out of the comparison
+# (tests/vouchers/test_wallet.py shows the wallet's one is there and used, on both databases).
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_models_and_migrations_agree(app):
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(

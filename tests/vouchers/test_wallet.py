@@ -3,7 +3,11 @@ without their codes and applied to the cart by id; nobody else's."""
 
 from __future__ import annotations
 
+from sqlalchemy import select, text
+
 from shop.db import utcnow
+from shop.vouchers import wallet
+from shop.vouchers.models import Voucher
 from tests.carts.factories import make_variant
 from tests.fixtures.auth import bearer_for, make_user
 from tests.vouchers.conftest import issue_money, issue_treatment
@@ -103,3 +107,17 @@ def test_my_vouchers_are_in_my_data_export_and_stay_when_i_leave(client, db_sess
     assert client.delete("/api/v1/me", headers=headers).status_code == 204
     db_session.refresh(gift.voucher)
     assert gift.voucher.status == "active" and gift.voucher.balance_amount == 2500
+
+
+def test_the_wallet_reads_the_holder_email_index(db_session):
+    """The address match is the expression the index was made on (migration 0039), so the
+    database can use it: the planner is told to avoid a table scan, and the plan names it."""
+    user = make_user(db_session, email="indexed@example.com")
+    statement = select(Voucher).where(wallet._addressed_to(user))
+    compiled = statement.compile(db_session.get_bind(), compile_kwargs={"literal_binds": True})
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = db_session.execute(text(f"EXPLAIN {compiled}")).scalars().all()
+    else:
+        plan = [row[-1] for row in db_session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+    assert any("ix_vouchers_holder_email" in line for line in plan), plan
