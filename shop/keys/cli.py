@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -10,6 +12,7 @@ from shop.extensions import db
 from shop.keys import services
 from shop.keys.services import KeyStatus, Tally
 
+log = logging.getLogger(__name__)
 keys_group = click.Group("keys", help="VOUCHER_KEY rotation: re-key, and what still needs a "
                                       "fallback key.")
 
@@ -64,4 +67,9 @@ def rotate_command(show_accounts: bool) -> None:
     except BaseException:
         db.session.rollback()
         raise
+    log.info("voucher key rotation run", extra={
+        "voucher_codes_rekeyed": result.voucher_codes.rekeyed,
+        "sealed_emails_rekeyed": result.sealed_emails.rekeyed,
+        "two_factor_secrets_rekeyed": result.two_factor_secrets.rekeyed,
+        "fallbacks_needed": result.fallbacks_needed})
     _report(result, show_accounts)
